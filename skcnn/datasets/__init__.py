@@ -1,0 +1,19 @@
+"""Image data sets: MNIST, CIFAR-10 and scikit-learn's bundled 8x8 digits.
+
+MNIST and CIFAR-10 are read from their original files in a data home folder
+(see :func:`get_data_home`) and downloaded there when missing; every file is
+checked before use. The 8x8 digits ship with scikit-learn and need no download.
+"""
+
+from skcnn.datasets._base import DataFileError, get_data_home
+from skcnn.datasets._cifar import load_cifar10
+from skcnn.datasets._digits import load_digits_images
+from skcnn.datasets._mnist import load_mnist
+
+__all__ = [
+    "DataFileError",
+    "get_data_home",
+    "load_cifar10",
+    "load_digits_images",
+    "load_mnist",
+]
