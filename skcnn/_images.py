@@ -1,0 +1,166 @@
+"""One place that turns X into an image batch and back.
+
+Estimators accept X as flat rows ``(n_samples, n_features)`` (what Pipelines and
+scalers produce) or as image arrays ``(n_samples, height, width)`` /
+``(n_samples, height, width, channels)`` (channel-last, the ``(I, H, W, C)``
+convention). Flat rows are images read in ``(H, W, C)`` order, i.e. exactly
+``images.reshape(n_samples, -1)``.
+
+The geometry of a flat row is the ``image_shape`` parameter when given, else the
+shape of the image array, else inferred from ``n_features``:
+
+1. ``n_features = s * s``: a square gray image ``(s, s, 1)``;
+2. ``n_features = 3 * s * s``: a square RGB image ``(s, s, 3)``;
+3. otherwise a one-row gray image ``(1, n_features, 1)``.
+"""
+
+from math import isqrt
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+ImageShape = tuple[int, int, int]
+
+
+def normalize_image_shape(image_shape) -> ImageShape | None:
+    """Return ``image_shape`` as ``(height, width, channels)``, or None.
+
+    Raises
+    ------
+    ValueError
+        If ``image_shape`` is not 2 or 3 positive integers.
+    """
+    if image_shape is None:
+        return None
+    values = tuple(image_shape)
+    valid = len(values) in (2, 3) and all(
+        isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0
+        for v in values
+    )
+    if not valid:
+        raise ValueError(
+            "image_shape must be (height, width) or (height, width, channels) "
+            f"with positive integers; got {image_shape!r}."
+        )
+    values = tuple(int(v) for v in values)
+    return values if len(values) == 3 else (*values, 1)
+
+
+def infer_image_shape(n_features: int) -> ImageShape:
+    """Infer ``(height, width, channels)`` for flat rows of ``n_features`` values.
+
+    Square gray if ``n_features`` is a perfect square, square RGB if it is three
+    times one, else a single row ``(1, n_features, 1)``.
+    """
+    side = isqrt(n_features)
+    if side * side == n_features:
+        return (side, side, 1)
+    if n_features % 3 == 0:
+        side = isqrt(n_features // 3)
+        if 3 * side * side == n_features:
+            return (side, side, 3)
+    return (1, n_features, 1)
+
+
+def resolve_image_shape(n_features: int, image_shape=None) -> ImageShape:
+    """The image geometry of flat rows: ``image_shape`` checked, or inferred.
+
+    Raises
+    ------
+    ValueError
+        If ``height * width * channels`` differs from ``n_features``.
+    """
+    shape = normalize_image_shape(image_shape)
+    if shape is None:
+        return infer_image_shape(n_features)
+    height, width, channels = shape
+    if height * width * channels != n_features:
+        raise ValueError(
+            f"image_shape={shape} holds height * width * channels = {height} * "
+            f"{width} * {channels} = {height * width * channels} values, but X has "
+            f"{n_features} features per sample; the two must be equal."
+        )
+    return shape
+
+
+def flatten_images(X, image_shape=None):
+    """Turn image arrays into flat rows; leave 2-D input to ``validate_data``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features), (n_samples, height, width) \
+            or (n_samples, height, width, channels)
+        Input samples. 2-D input (arrays, DataFrames, sparse matrices, lists) is
+        returned untouched so that scikit-learn's validation sees it as given.
+    image_shape : tuple of int, optional
+        The expected image geometry; image arrays must agree with it.
+
+    Returns
+    -------
+    X_flat : array-like of shape (n_samples, n_features)
+        The samples as rows.
+    image_shape : tuple of (height, width, channels), or None
+        The geometry carried by an image array, else ``image_shape`` normalised.
+    """
+    expected = normalize_image_shape(image_shape)
+    ndim = getattr(X, "ndim", None)
+    if ndim is None and isinstance(X, list | tuple):
+        ndim = np.ndim(X)
+    if ndim not in (3, 4):
+        if ndim is not None and ndim > 4:
+            raise ValueError(
+                "X must be 2-D (n_samples, n_features) or an image array of shape "
+                "(n_samples, height, width) or (n_samples, height, width, channels);"
+                f" got an array with {ndim} dimensions of shape {np.shape(X)}."
+            )
+        return X, expected
+    X = np.asarray(X)
+    shape = X.shape[1:] if X.ndim == 4 else (*X.shape[1:], 1)
+    if expected is not None and shape != expected:
+        raise ValueError(
+            f"X holds images of shape (height, width, channels) = {shape}, but "
+            f"the expected image shape is {expected}."
+        )
+    return X.reshape(X.shape[0], -1), shape
+
+
+def to_images(X, image_shape) -> np.ndarray:
+    """View flat rows as an image batch ``(n_samples, height, width, channels)``."""
+    return np.asarray(X).reshape(-1, *image_shape)
+
+
+def validate_images(estimator, X, y="no_validation", *, reset: bool, **check_params):
+    """``validate_data`` for image input; sets ``image_shape_`` when ``reset``.
+
+    Image arrays are flattened *before* scikit-learn's validation, so that
+    ``n_features_in_`` counts pixels, not rows. At fit (``reset=True``) the
+    geometry comes from the ``image_shape`` parameter, the image array, or the
+    inference rule; afterwards image input must have the fitted geometry and flat
+    input the fitted number of features.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        Has an ``image_shape`` parameter; gets ``image_shape_`` when ``reset``.
+    X : array-like
+        Flat rows or an image array.
+    y : array-like or "no_validation", default="no_validation"
+        Targets, validated with X when given.
+    reset : bool
+        True in ``fit``; False in ``predict`` and friends.
+    **check_params : dict
+        Passed on to :func:`sklearn.utils.validation.validate_data`.
+
+    Returns
+    -------
+    X or (X, y)
+        As :func:`~sklearn.utils.validation.validate_data` returns them.
+    """
+    expected = estimator.image_shape if reset else estimator.image_shape_
+    X, shape = flatten_images(X, expected)
+    out = validate_data(estimator, X, y, reset=reset, **check_params)
+    if reset:
+        only_X = isinstance(y, str) and y == "no_validation"
+        X_valid = out if only_X else out[0]
+        estimator.image_shape_ = resolve_image_shape(X_valid.shape[1], shape)
+    return out

@@ -1,0 +1,1 @@
+"""numba kernels: plain functions on plain arrays. No validation happens here."""

@@ -1,0 +1,121 @@
+"""The one house decorator for numba kernels, and the threading policy around them.
+
+Every kernel in :mod:`skcnn._kernels` is compiled through :func:`jit`, so caching,
+the fastmath policy and the parallel flag are decided in one place:
+
+- ``cache=True`` by default. numba writes its cache beside the source file, else
+  in the user's cache folder (``NUMBA_CACHE_DIR`` sets it). When neither can be
+  written (a read-only install with no home directory), numba refuses at
+  decoration time; we then compile without a cache instead of failing at import.
+  ``SKCNN_NO_JIT_CACHE=1`` switches caching off altogether.
+- One fastmath policy for every kernel: reassociation and contraction (so loops
+  vectorise) but *not* ``nnan``/``ninf``, so NaN and inf still propagate and the
+  Python side can see them.
+- Compilation is lazy (no eager signatures): each kernel compiles on first call for
+  the dtypes the estimators normalise to (uint8 or float32, C-contiguous).
+"""
+
+import os
+import threading
+from contextlib import contextmanager, nullcontext
+
+import numba
+from numba import njit, prange
+
+FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
+"""LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
+
+_CACHE_ENV = "SKCNN_NO_JIT_CACHE"
+
+
+def _cache_enabled() -> bool:
+    return os.environ.get(_CACHE_ENV, "").strip().lower() not in {"1", "true", "yes"}
+
+
+def jit(function=None, *, parallel: bool = False):
+    """Compile ``function`` with the house policy; usable bare or with arguments.
+
+    Parameters
+    ----------
+    function : callable, optional
+        The kernel to compile.
+    parallel : bool, default=False
+        Compile with ``parallel=True`` so that ``prange`` loops run on threads.
+
+    Returns
+    -------
+    dispatcher : numba dispatcher, or a decorator when ``function`` is None.
+    """
+
+    def decorate(func):
+        options = {"parallel": parallel, "fastmath": set(FASTMATH), "nogil": True}
+        if _cache_enabled():
+            try:
+                return njit(cache=True, **options)(func)
+            except RuntimeError as exc:
+                # numba: "cannot cache function ...: no locator available for file"
+                if "no locator available" not in str(exc):
+                    raise
+        return njit(cache=False, **options)(func)
+
+    return decorate if function is None else decorate(function)
+
+
+@jit(parallel=True)
+def _touch_threading_layer(n):  # pragma: no cover - trivially small kernel
+    total = 0
+    for i in prange(n):
+        total += i
+    return total
+
+
+_LAYER_LOCK = threading.Lock()
+_KERNEL_LOCK = threading.RLock()
+_layer = None
+
+
+def threading_layer() -> str:
+    """Name of numba's active threading layer ("omp", "tbb" or "workqueue")."""
+    global _layer
+    if _layer is None:
+        with _LAYER_LOCK:
+            if _layer is None:
+                _touch_threading_layer(2)
+                _layer = numba.threading_layer()
+    return _layer
+
+
+def resolve_n_threads(n_jobs) -> int:
+    """Translate scikit-learn's ``n_jobs`` into a number of numba threads.
+
+    ``None`` keeps numba's current setting for this thread (all cores unless
+    ``NUMBA_NUM_THREADS`` or a joblib worker says otherwise); a positive number is
+    capped at the threads numba started with; ``-1`` means all of them, ``-2`` all
+    but one, and so on.
+    """
+    available = numba.config.NUMBA_NUM_THREADS
+    if n_jobs is None:
+        return numba.get_num_threads()
+    if n_jobs < 0:
+        return max(1, available + 1 + n_jobs)
+    return max(1, min(int(n_jobs), available))
+
+
+@contextmanager
+def parallel_section(n_jobs=None):
+    """Run kernels with ``n_jobs`` numba threads, restoring the setting afterwards.
+
+    ``numba.set_num_threads`` acts on the calling thread only, so concurrent callers
+    do not disturb each other. numba's ``workqueue`` layer aborts the process when
+    two Python threads launch parallel kernels at once; when it is the active layer,
+    kernel launches are serialised by a lock. The ``omp`` and ``tbb`` layers are
+    safe for concurrent launches and run unlocked.
+    """
+    lock = _KERNEL_LOCK if threading_layer() == "workqueue" else nullcontext()
+    previous = numba.get_num_threads()
+    with lock:
+        numba.set_num_threads(resolve_n_threads(n_jobs))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)

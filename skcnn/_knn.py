@@ -1,0 +1,366 @@
+"""k nearest neighbours on whole images, with numba-parallel L1/L2 kernels."""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import DataConversionWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from skcnn._images import validate_images
+from skcnn._kernels._distances import center_rows, l1_neighbors, l2_neighbors
+from skcnn._kernels._jit import parallel_section
+
+METRICS = {"l1": "l1", "manhattan": "l1", "l2": "l2", "euclidean": "l2"}
+"""Accepted ``metric`` names and the distance each one means."""
+
+_TILE_BYTES = 8 * 2**20
+"""Size of one float32 tile of training rows scanned per kernel call."""
+
+_N_JOBS = [
+    Interval(Integral, None, -1, closed="right"),
+    Interval(Integral, 1, None, closed="left"),
+    None,
+]
+
+
+class KNNImageClassifier(ClassifierMixin, BaseEstimator):
+    """Classify images by a vote of their k nearest training images.
+
+    The distance between two images is the L1 (sum of absolute pixel differences)
+    or L2 (Euclidean) distance between their pixel vectors, as in the first lecture
+    of every image-classification course. Distances and the top-k selection run in
+    numba-parallel kernels that scan the training set in tiles, so memory stays
+    bounded: no ``(n_queries, n_train)`` matrix is ever built.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=5
+        Number of neighbours that vote.
+    metric : {'l2', 'l1', 'euclidean', 'manhattan'}, default='l2'
+        Distance between images; 'euclidean' and 'manhattan' are aliases.
+    weights : {'uniform', 'distance'}, default='uniform'
+        'uniform': each neighbour has one vote. 'distance': votes weigh
+        ``1 / distance``; neighbours at distance 0, if any, take all the weight.
+    batch_size : int, default=2048
+        Number of query images processed together; bounds the memory of a
+        prediction (about ``batch_size * n_features * 4`` bytes plus an 8 MB tile
+        of training rows).
+    n_jobs : int, default=None
+        Number of numba threads for the kernels. ``None`` keeps numba's setting
+        (every core unless ``NUMBA_NUM_THREADS`` or a joblib worker says
+        otherwise); ``-1`` means all cores, ``-2`` all but one.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of flat input rows.
+        None infers it (square gray, square RGB, else one row); image arrays
+        ``(n, H, W[, C])`` carry their own shape.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,) or list of such arrays
+        Class labels, sorted; one array per output when y has several columns.
+    X_fit_ : ndarray of shape (n_samples_fit, n_features)
+        The training images as flat rows: uint8 when fitted on uint8, else float32.
+    sample_weight_ : ndarray of shape (n_samples_fit,)
+        Weight of each training image (ones when fitted without weights).
+    y_fit_ : ndarray of shape (n_samples_fit, n_outputs)
+        Index into ``classes_`` (of each output) of each training image's label.
+    outputs_2d_ : bool
+        Whether y had several columns (multi-output / multilabel).
+    n_samples_fit_ : int
+        Number of training images.
+    effective_metric_ : {'l1', 'l2'}
+        The distance in use.
+    image_shape_ : tuple of (height, width, channels)
+        Geometry of one image.
+    n_features_in_ : int
+        Number of features (pixels times channels) seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names.
+
+    See Also
+    --------
+    sklearn.neighbors.KNeighborsClassifier : the general-purpose version.
+
+    Notes
+    -----
+    For query ``q`` and training image ``t``, ``l1`` is ``sum_k |q_k - t_k|`` and
+    ``l2`` is ``sqrt(sum_k (q_k - t_k)**2)``. The kernels compute in float32 on
+    data centred by the training mean (L2 as ``|q|² + |t|² - 2 q·t``); the
+    distances returned by :meth:`kneighbors` are then recomputed in float64 for
+    the selected neighbours. L1 on uint8 images is exact.
+
+    Ties: among training images at the same distance, the one that comes first in
+    the training set is the nearer. Among classes with the same vote, the first
+    in ``classes_`` wins (as in scikit-learn).
+
+    Examples
+    --------
+    >>> from skcnn import KNNImageClassifier
+    >>> from skcnn.datasets import load_digits_images
+    >>> X, y = load_digits_images(return_X_y=True)
+    >>> clf = KNNImageClassifier(n_neighbors=3, metric="l1").fit(X[:1500], y[:1500])
+    >>> clf.image_shape_
+    (8, 8, 1)
+    >>> print(f"{clf.score(X[1500:], y[1500:]):.3f}")
+    0.966
+    """
+
+    _parameter_constraints: dict = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "metric": [StrOptions(set(METRICS))],
+        "weights": [StrOptions({"uniform", "distance"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": _N_JOBS,
+        "image_shape": [tuple, None],
+    }
+
+    def __init__(
+        self,
+        n_neighbors=5,
+        *,
+        metric="l2",
+        weights="uniform",
+        batch_size=2048,
+        n_jobs=None,
+        image_shape=None,
+    ):
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.weights = weights
+        self.batch_size = batch_size
+        self.n_jobs = n_jobs
+        self.image_shape = image_shape
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Store the training images.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, H, W[, C])
+            Training images. uint8 input is kept as uint8; anything else is
+            stored as float32.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Class labels; several columns for multi-output (each output is voted
+            on separately, as in scikit-learn's ``KNeighborsClassifier``).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Frequency weights: an image of weight ``w`` counts as ``w`` copies of
+            itself, filling ``w`` of the ``n_neighbors`` votes (the last
+            neighbour taken may fill a fraction). Weight 0 is the same as leaving
+            the image out. None gives every image weight 1.
+
+        Returns
+        -------
+        self : KNNImageClassifier
+            The fitted classifier.
+        """
+        X, y = validate_images(
+            self, X, y, reset=True, dtype=[np.float32, np.uint8], multi_output=True
+        )
+        check_classification_targets(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            warnings.warn(
+                "A column-vector y was passed when a 1d array was expected. Please "
+                "change the shape of y to (n_samples,), for example using ravel().",
+                DataConversionWarning,
+                stacklevel=2,
+            )
+        self.outputs_2d_ = y.ndim == 2 and y.shape[1] > 1
+        columns = [
+            np.unique(col, return_inverse=True) for col in y.reshape(len(y), -1).T
+        ]
+        classes = [col_classes for col_classes, _ in columns]
+        self.classes_ = classes if self.outputs_2d_ else classes[0]
+        self.y_fit_ = np.stack([codes.ravel() for _, codes in columns], axis=1)
+        sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+        if not sample_weight.any():
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
+        self.X_fit_ = X
+        self.sample_weight_ = sample_weight
+        self.n_samples_fit_ = X.shape[0]
+        self.effective_metric_ = METRICS[self.metric]
+        return self
+
+    def kneighbors(self, X=None, n_neighbors=None, return_distance=True):
+        """Find the k nearest training images of each query image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features) or image array, \
+                default=None
+            Query images. None queries the training images themselves, each
+            not counted as its own neighbour.
+        n_neighbors : int, default=None
+            Number of neighbours; ``self.n_neighbors`` when None.
+        return_distance : bool, default=True
+            Whether to return the distances too.
+
+        Returns
+        -------
+        neigh_dist : ndarray of shape (n_queries, n_neighbors)
+            Distances to the neighbours, ascending (float64). Only when
+            ``return_distance=True``.
+        neigh_ind : ndarray of shape (n_queries, n_neighbors)
+            Indices of the neighbours in the training set.
+        """
+        check_is_fitted(self)
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+            raise ValueError(f"n_neighbors must be a positive integer; got {k!r}.")
+        query_is_train = X is None
+        if query_is_train:
+            X, k = self.X_fit_, k + 1
+        else:
+            X = validate_images(self, X, reset=False, dtype=[np.float32, np.uint8])
+        self._check_n_neighbors(k, len(X))
+        dist, ind = self._search(X, k)
+        if query_is_train:
+            dist, ind = _drop_self(dist, ind)
+        return (dist, ind) if return_distance else ind
+
+    def predict_proba(self, X):
+        """Class probabilities: the (weighted) share of votes of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features) or image array
+            Query images.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_queries, n_classes), or a list of them
+            Columns in the order of ``classes_``; one array per output when
+            fitted on several outputs.
+        """
+        check_is_fitted(self)
+        X = validate_images(self, X, reset=False, dtype=[np.float32, np.uint8])
+        k, n_search = self.n_neighbors, self.n_neighbors
+        while True:  # enough neighbours to fill k units of sample weight
+            self._check_n_neighbors(n_search, len(X))
+            dist, ind = self._search(X, n_search)
+            units = self.sample_weight_[ind]
+            share = np.clip(k - (np.cumsum(units, axis=1) - units), 0.0, units)
+            filled = np.isclose(share.sum(axis=1), k) | (share.sum(axis=1) > k)
+            if filled.all() or n_search == self.n_samples_fit_:
+                break
+            n_search = min(2 * n_search, self.n_samples_fit_)
+        if self.weights == "uniform":
+            weight = share
+        else:
+            exact = (dist == 0) & (share > 0)
+            has_exact = exact.any(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weight = np.where(share > 0, share / dist, 0.0)
+            weight[has_exact] = np.where(exact, share, 0.0)[has_exact]
+        rows = np.arange(len(ind))[:, None]
+        all_proba = []
+        for output, classes in enumerate(self._classes_per_output()):
+            proba = np.zeros((len(ind), len(classes)))
+            np.add.at(proba, (rows, self.y_fit_[ind, output]), weight)
+            all_proba.append(proba / proba.sum(axis=1, keepdims=True))
+        return all_proba if self.outputs_2d_ else all_proba[0]
+
+    def predict(self, X):
+        """Predict the class of each image by the vote of its neighbours.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_queries, n_features) or image array
+            Query images.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_queries,) or (n_queries, n_outputs)
+            Predicted labels.
+        """
+        proba = self.predict_proba(X)
+        if not self.outputs_2d_:
+            return self.classes_[np.argmax(proba, axis=1)]
+        columns = zip(self._classes_per_output(), proba, strict=True)
+        return np.stack([c[np.argmax(p, axis=1)] for c, p in columns], axis=1)
+
+    def _classes_per_output(self):
+        return self.classes_ if self.outputs_2d_ else [self.classes_]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    def _check_n_neighbors(self, k, n_queries):
+        if k > self.n_samples_fit_:
+            raise ValueError(
+                "Expected n_neighbors <= n_samples_fit, but n_neighbors = "
+                f"{k}, n_samples_fit = {self.n_samples_fit_}, n_samples = {n_queries}"
+            )
+
+    def _search(self, X, k):
+        """Exact k nearest neighbours of the rows of X, chunk by chunk."""
+        train, metric = self.X_fit_, self.effective_metric_
+        n_features = train.shape[1]
+        if metric == "l2":  # centring keeps |q|² + |t|² - 2 q·t well conditioned
+            center = np.mean(train, axis=0, dtype=np.float64).astype(np.float32)
+        else:  # uncentred uint8 keeps L1 sums exact integers
+            center = np.zeros(n_features, dtype=np.float32)
+        tile_rows = max(8, _TILE_BYTES // (4 * n_features))
+        tile = np.empty((min(tile_rows, len(train)), n_features), dtype=np.float32)
+        tile_sq_norms = np.empty(len(tile))
+        dist = np.empty((len(X), k))
+        ind = np.empty((len(X), k), dtype=np.intp)
+        with parallel_section(self.n_jobs):
+            for start in range(0, len(X), self.batch_size):
+                block = X[start : start + self.batch_size]
+                n_padded = -(-len(block) // 8) * 8
+                queries = np.zeros((n_padded, n_features), dtype=np.float32)
+                query_sq_norms = np.zeros(n_padded)
+                center_rows(block, center, queries, query_sq_norms)
+                best_dist = np.full((n_padded, k), np.inf)
+                best_ind = np.full((n_padded, k), -1, dtype=np.intp)
+                for offset in range(0, len(train), tile_rows):
+                    rows = train[offset : offset + tile_rows]
+                    center_rows(rows, center, tile, tile_sq_norms)
+                    n = len(rows)
+                    if metric == "l2":
+                        l2_neighbors(
+                            queries, query_sq_norms, tile[:n], tile_sq_norms[:n],
+                            offset, best_dist, best_ind,
+                        )  # fmt: skip
+                    else:
+                        l1_neighbors(queries, tile[:n], offset, best_dist, best_ind)
+                chunk = slice(start, start + len(block))
+                dist[chunk], ind[chunk] = self._exact_distances(
+                    block, best_ind[: len(block)]
+                )
+        return dist, ind
+
+    def _exact_distances(self, queries, ind):
+        """float64 distances to the selected neighbours, re-sorted (ties by index)."""
+        queries = queries.astype(np.float64)
+        dist = np.empty(ind.shape)
+        for col in range(ind.shape[1]):
+            diff = queries - self.X_fit_[ind[:, col]]
+            if self.effective_metric_ == "l2":
+                dist[:, col] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+            else:
+                dist[:, col] = np.abs(diff).sum(axis=1)
+        order = np.lexsort((ind, dist), axis=-1)
+        return np.take_along_axis(dist, order, -1), np.take_along_axis(ind, order, -1)
+
+
+def _drop_self(dist, ind):
+    """Remove each training point from its own neighbour list (k+1 -> k)."""
+    n_queries, k_plus_one = ind.shape
+    is_self = ind == np.arange(n_queries)[:, None]
+    # Rows where the point itself is not among its k+1 neighbours (duplicates at
+    # distance 0 came first) lose their farthest neighbour instead.
+    is_self[~is_self.any(axis=1), -1] = True
+    keep = ~is_self
+    shape = (n_queries, k_plus_one - 1)
+    return dist[keep].reshape(shape), ind[keep].reshape(shape)
