@@ -164,3 +164,25 @@ def validate_images(estimator, X, y="no_validation", *, reset: bool, **check_par
         X_valid = out if only_X else out[0]
         estimator.image_shape_ = resolve_image_shape(X_valid.shape[1], shape)
     return out
+
+
+def as_float32(X: np.ndarray) -> np.ndarray:
+    """Cast validated float64 X to float32, refusing values float32 cannot hold.
+
+    Other dtypes (uint8, float32) are returned as they are.
+
+    Raises
+    ------
+    ValueError
+        If a value's magnitude exceeds float32's maximum (about 3.4e38).
+    """
+    if X.dtype != np.float64:
+        return X
+    limit = np.finfo(np.float32).max
+    if X.size and np.abs(X).max() > limit:
+        raise ValueError(
+            f"X holds values up to {np.abs(X).max():.3g} in magnitude; skcnn "
+            f"computes in float32, which holds at most {limit:.3g}. Rescale X "
+            "(e.g. with a StandardScaler) first."
+        )
+    return X.astype(np.float32)

@@ -18,6 +18,9 @@ from numba import prange
 
 from skcnn._kernels._jit import jit
 
+_RUN = 64
+"""Training rows whose dot products are computed before they are merged."""
+
 
 @jit(parallel=True)
 def center_rows(rows, center, out, out_sq_norms):
@@ -86,21 +89,28 @@ def l2_neighbors(
     The dot products accumulate in float32 (callers centre the data first, so the
     cancellation error stays near float32 epsilon times |q|·|t|); the squared
     norms are float64. Per-query arithmetic does not depend on the batch.
+    Dot products of a run of ``_RUN`` training rows are computed first, then
+    merged, which keeps the merging branches out of the vectorised loop.
     """
-    n_train = train.shape[0]
+    n_train, last = train.shape[0], best_dist.shape[1] - 1
     for group in prange(queries.shape[0] // 8):
         i = 8 * group
         rows = _eight_rows(queries, i)
-        for j in range(0, n_train, 2):
-            j2 = min(j + 1, n_train - 1)
-            dots_t, dots_u = _dot_8x2(rows, train[j], train[j2])
+        dots = np.empty((_RUN, 8), dtype=np.float32)
+        for start in range(0, n_train, _RUN):
+            stop = min(start + _RUN, n_train)
+            for j in range(start, stop, 2):
+                j2 = min(j + 1, stop - 1)
+                dots[j - start], dots[j2 - start] = _dot_8x2(rows, train[j], train[j2])
             for r in range(8):
-                base = query_sq_norms[i + r]
-                dist = base + train_sq_norms[j] - 2.0 * np.float64(dots_t[r])
-                _push(best_dist, best_index, i + r, dist, offset + j)
-                if j2 > j:
-                    dist = base + train_sq_norms[j2] - 2.0 * np.float64(dots_u[r])
-                    _push(best_dist, best_index, i + r, dist, offset + j2)
+                worst, base = best_dist[i + r, last], query_sq_norms[i + r]
+                for j in range(start, stop):
+                    dist = (
+                        base + train_sq_norms[j] - 2.0 * np.float64(dots[j - start, r])
+                    )
+                    if dist < worst:
+                        _push(best_dist, best_index, i + r, dist, offset + j)
+                        worst = best_dist[i + r, last]
 
 
 @jit

@@ -1,0 +1,164 @@
+"""The ``compare`` command: train and evaluate the estimators on one data set.
+
+``python -m skcnn compare`` fits each model on the training split, times
+``fit`` and ``predict``, and prints one table row per model.
+"""
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from skcnn._knn import KNNImageClassifier
+from skcnn.datasets import load_cifar10, load_digits_images, load_mnist
+
+MODELS: dict[str, Callable[[], BaseEstimator]] = {
+    "knn": lambda: KNNImageClassifier(n_neighbors=3),
+}
+"""Model name on the command line -> a fresh estimator with the compared settings."""
+
+DATASETS = ("digits", "mnist", "cifar10")
+
+_PREDICT_CHUNK = 1000
+
+
+def load_split(dataset: str, data_home=None, download: bool = True):
+    """Train and test images of ``dataset`` as float32 in [0, 1], flat rows.
+
+    MNIST and CIFAR-10 use their official splits; the 1,797 digits are split
+    75/25, stratified, with ``random_state=0``.
+    """
+    if dataset == "digits":
+        X, y = load_digits_images(return_X_y=True, scale=True)
+        return train_test_split(X, y, test_size=0.25, stratify=y, random_state=0)
+    loader = load_mnist if dataset == "mnist" else load_cifar10
+    kwargs = {"return_X_y": True, "scale": True, "download": download}
+    X_train, y_train = loader(data_home, subset="train", **kwargs)
+    X_test, y_test = loader(data_home, subset="test", **kwargs)
+    return X_train, X_test, y_train, y_test
+
+
+def compare(
+    dataset: str = "digits",
+    models: Sequence[str] = tuple(MODELS),
+    *,
+    data_home=None,
+    n_train: int | None = None,
+    n_test: int | None = None,
+    download: bool = True,
+    progress: bool = True,
+) -> list[dict]:
+    """Fit and score each model; return one result dict per model.
+
+    Each dict has ``model``, ``accuracy``, ``fit_seconds`` and
+    ``predict_seconds``.
+    """
+    X_train, X_test, y_train, y_test = load_split(dataset, data_home, download)
+    X_train, y_train = X_train[:n_train], y_train[:n_train]
+    X_test, y_test = X_test[:n_test], y_test[:n_test]
+    results = []
+    for name in models:
+        estimator = MODELS[name]()
+        start = time.perf_counter()
+        if progress:
+            tqdm.write(f"{name}: fitting on {len(X_train)} images", file=sys.stderr)
+        estimator.fit(X_train, y_train)
+        fit_seconds = time.perf_counter() - start
+        start = time.perf_counter()
+        chunks = range(0, len(X_test), _PREDICT_CHUNK)
+        bar = tqdm(
+            total=len(X_test), desc=f"{name}: predicting", unit="img",
+            disable=not progress, file=sys.stderr, leave=False,
+        )  # fmt: skip
+        predictions = []
+        with bar:
+            for lo in chunks:
+                predictions.append(estimator.predict(X_test[lo : lo + _PREDICT_CHUNK]))
+                bar.update(len(predictions[-1]))
+        predict_seconds = time.perf_counter() - start
+        accuracy = float(np.mean(np.concatenate(predictions) == y_test))
+        results.append(
+            {
+                "model": name,
+                "accuracy": accuracy,
+                "fit_seconds": fit_seconds,
+                "predict_seconds": predict_seconds,
+            }
+        )
+    return results
+
+
+def format_table(results: list[dict]) -> str:
+    """Plain-text table: model, test accuracy, fit and predict seconds."""
+    header = f"{'model':<10} {'test accuracy':>14} {'fit s':>9} {'predict s':>10}"
+    lines = [header, "-" * len(header)]
+    for r in results:
+        lines.append(
+            f"{r['model']:<10} {r['accuracy']:>14.4f} {r['fit_seconds']:>9.2f} "
+            f"{r['predict_seconds']:>10.2f}"
+        )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m skcnn", description="scikit-learn image classifiers."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    cmp = commands.add_parser(
+        "compare",
+        help="train and evaluate the estimators on a data set",
+        description="Train each model, then print test accuracy, fit and "
+        "predict seconds as a table.",
+    )
+    cmp.add_argument("--dataset", choices=DATASETS, default="digits")
+    cmp.add_argument(
+        "--data-home",
+        default=None,
+        help="folder holding mnist/ and cifar10/ (default: $SKCNN_DATA or "
+        "~/skcnn_data); files missing there are downloaded",
+    )
+    cmp.add_argument(
+        "--models", nargs="+", choices=list(MODELS), default=list(MODELS),
+        help="models to compare (default: all)",
+    )  # fmt: skip
+    cmp.add_argument("--n-train", type=_positive_int, default=None, metavar="N")
+    cmp.add_argument("--n-test", type=_positive_int, default=None, metavar="N")
+    cmp.add_argument(
+        "--no-download", action="store_true", help="fail instead of downloading"
+    )
+    cmp.add_argument("--quiet", action="store_true", help="no progress output")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m skcnn``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        results = compare(
+            args.dataset,
+            args.models,
+            data_home=args.data_home,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            download=not args.no_download,
+            progress=not args.quiet,
+        )
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"dataset: {args.dataset}")
+    print(format_table(results))
+    return 0
