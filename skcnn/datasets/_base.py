@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pooch
+from sklearn.utils import Bunch
 
 __all__ = ["DataFileError", "get_data_home"]
 
@@ -209,3 +210,47 @@ def download_from_mirrors(
         "Check the network connection (or pass base_url= with a reachable "
         f"mirror), or put the file into {folder} yourself."
     )
+
+
+def image_bunch(
+    images: np.ndarray,
+    target: np.ndarray,
+    *,
+    max_value: float,
+    scale: bool,
+    return_X_y: bool,
+    as_images: bool,
+    **fields,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
+    """What every loader returns: flat ``data`` and its ``images`` view.
+
+    Parameters
+    ----------
+    images : ndarray of shape (n_samples, height, width[, channels])
+        Pixels as read.
+    target : ndarray of shape (n_samples,)
+        Labels.
+    max_value : float
+        The largest possible pixel value; ``scale`` divides by it.
+    scale : bool
+        Return float32 pixels in [0, 1] instead of the values as read.
+    return_X_y : bool
+        Return ``(X, y)`` instead of a Bunch.
+    as_images : bool
+        With ``return_X_y``: X is the image array, not the flat rows.
+    **fields : dict
+        Further Bunch fields (``target_names``, ``DESCR``, ...).
+
+    Returns
+    -------
+    Bunch or (X, y)
+        ``data`` is ``(n_samples, n_pixels)``; ``images`` is a view of it.
+    """
+    data = images.reshape(len(images), -1)
+    if scale:
+        data = data.astype(np.float32)
+        data /= max_value
+    images = data.reshape(images.shape)
+    if return_X_y:
+        return (images if as_images else data), target
+    return Bunch(data=data, images=images, target=target, **fields)

@@ -18,6 +18,7 @@ from skcnn.datasets._base import (
     check_choice,
     download_from_mirrors,
     get_data_home,
+    image_bunch,
     say,
 )
 
@@ -179,7 +180,10 @@ def _extract_batches(archive: Path, folder: Path) -> list[Path]:
         try:
             with tarfile.open(archive, "r:gz") as tar:
                 members = [member for member in tar if _is_batch_member(member)]
-                tar.extractall(scratch, members=members, filter="data")
+                # The "data" filter exists from Python 3.10.12; the members are
+                # plain files checked by _is_batch_member either way.
+                safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+                tar.extractall(scratch, members=members, **safe)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
             raise DataFileError(
                 f"{archive} is not a valid tar.gz archive ({type(exc).__name__}: "
@@ -374,18 +378,13 @@ def load_cifar10(
         target[start : start + count] = labels
         start += count
 
-    data = images.reshape(n_samples, _PIXELS)
-    if scale:
-        data = data.astype(np.float32)
-        data /= 255
-    images = data.reshape(n_samples, _SIDE, _SIDE, len(_CHANNELS))
-
-    if return_X_y:
-        return (images if as_images else data), target
-    return Bunch(
-        data=data,
-        images=images,
-        target=target,
+    return image_bunch(
+        images,
+        target,
+        max_value=255,
+        scale=scale,
+        return_X_y=return_X_y,
+        as_images=as_images,
         target_names=np.asarray(target_names),
         feature_names=list(_FEATURE_NAMES),
         DESCR=CIFAR10_DESCR,

@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.utils import Bunch
 
-from skcnn.datasets._base import check_bool
+from skcnn.datasets._base import check_bool, image_bunch
 
 __all__ = ["load_digits_images"]
 
@@ -82,19 +82,14 @@ def load_digits_images(
     scale = check_bool("scale", scale)
 
     digits = load_digits()
-    data = np.ascontiguousarray(digits.data, dtype=np.float64)
-    if scale:
-        data = data.astype(np.float32)
-        data /= 16
-    images = data.reshape(len(data), _SIDE, _SIDE)
-    target = np.asarray(digits.target, dtype=np.int64)
-
-    if return_X_y:
-        return (images if as_images else data), target
-    return Bunch(
-        data=data,
-        images=images,
-        target=target,
+    images = np.ascontiguousarray(digits.images, dtype=np.float64)
+    return image_bunch(
+        images,
+        np.asarray(digits.target, dtype=np.int64),
+        max_value=16,
+        scale=scale,
+        return_X_y=return_X_y,
+        as_images=as_images,
         target_names=np.arange(10),
         feature_names=[
             f"pixel_{row}_{col}" for row in range(_SIDE) for col in range(_SIDE)

@@ -13,6 +13,7 @@ from skcnn.datasets._base import (
     check_choice,
     download_from_mirrors,
     get_data_home,
+    image_bunch,
     read_file_bytes,
     sha256_hex,
 )
@@ -277,18 +278,13 @@ def load_mnist(
     images = np.concatenate(images_parts) if len(images_parts) > 1 else images_parts[0]
     target = np.concatenate(labels_parts).astype(np.int64)
 
-    data = images.reshape(len(images), _SIDE * _SIDE)
-    if scale:
-        data = data.astype(np.float32)
-        data /= 255
-    images = data.reshape(len(data), _SIDE, _SIDE)
-
-    if return_X_y:
-        return (images if as_images else data), target
-    return Bunch(
-        data=data,
-        images=images,
-        target=target,
+    return image_bunch(
+        images,
+        target,
+        max_value=255,
+        scale=scale,
+        return_X_y=return_X_y,
+        as_images=as_images,
         target_names=np.arange(10),
         feature_names=list(_FEATURE_NAMES),
         DESCR=MNIST_DESCR,

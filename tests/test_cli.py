@@ -1,0 +1,51 @@
+"""The ``python -m skcnn compare`` command."""
+
+import subprocess
+import sys
+
+import pytest
+
+from skcnn._cli import main
+
+
+def test_compare_on_digits_prints_a_table(capsys):
+    assert main(["compare", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "dataset: digits" in out
+    header, rule, *rows = out.splitlines()[1:]
+    assert set(rule) == {"-"}
+    assert header.split()[:3] == ["model", "test", "accuracy"]
+    assert [row.split()[0] for row in rows] == ["knn"]
+    accuracy = float(rows[0].split()[1])
+    assert 0.95 < accuracy <= 1.0
+
+
+def test_compare_on_mnist_subset_shows_progress(mnist_home, capsys):
+    argv = ["compare", "--dataset", "mnist", "--data-home", str(mnist_home)]
+    assert main([*argv, "--n-train", "3000", "--n-test", "1500"]) == 0
+    captured = capsys.readouterr()
+    assert "knn: fitting on 3000 images" in captured.err
+    assert "knn: predicting" in captured.err  # the progress bar
+    accuracy = float(captured.out.splitlines()[-1].split()[1])
+    assert 0.85 < accuracy <= 1.0
+
+
+def test_missing_data_offline_is_a_clear_error(tmp_path, capsys):
+    argv = ["compare", "--dataset", "mnist", "--data-home", str(tmp_path)]
+    assert main([*argv, "--no-download", "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and str(tmp_path / "mnist") in err
+
+
+def test_bad_arguments_exit_with_usage():
+    with pytest.raises(SystemExit) as exc:
+        main(["compare", "--n-test", "0"])
+    assert exc.value.code == 2
+
+
+def test_module_entry_point_runs():
+    result = subprocess.run(
+        [sys.executable, "-m", "skcnn", "compare", "--quiet"],
+        capture_output=True, text=True, timeout=600, check=True,
+    )  # fmt: skip
+    assert "knn" in result.stdout
