@@ -1,7 +1,14 @@
 """skcnn: scikit-learn-compatible image classifiers, from nearest neighbours to CNNs."""
 
 from skcnn._knn import KNNImageClassifier
+from skcnn._linear import LinearSoftmaxClassifier
+from skcnn._mlp import MLPClassifier
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["KNNImageClassifier", "__version__"]
+__all__ = [
+    "KNNImageClassifier",
+    "LinearSoftmaxClassifier",
+    "MLPClassifier",
+    "__version__",
+]

@@ -1,0 +1,665 @@
+"""The one training loop, shared by every trained estimator.
+
+An estimator that trains is a declaration: its ``_build_layers`` returns a list of
+layers (see :mod:`skcnn._layers`); everything else — validation, minibatches,
+solvers, schedules, early stopping, ``partial_fit``, ``warm_start``, verbose
+output, the divergence guard and Ctrl-C — lives here once, as a chain of short
+methods: ``fit``/``partial_fit`` -> ``_fit`` -> ``_fit_loop`` -> ``_run_epoch``
+-> ``_train_step``.
+"""
+
+import time
+import warnings
+from numbers import Integral, Real
+from string import Template
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from tqdm.auto import tqdm
+
+from skcnn._images import validate_images
+from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
+from skcnn._kernels._jit import parallel_section
+from skcnn._optim import SGD, Adam
+
+N_JOBS_CONSTRAINT = [
+    Interval(Integral, None, -1, closed="right"),
+    Interval(Integral, 1, None, closed="left"),
+    None,
+]
+
+_PREDICT_BATCH = 4096
+"""Rows per forward pass at inference: bounds the memory of ``predict``."""
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite before any epoch completed."""
+
+
+class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
+    """Base class of the trained classifiers: parameters, fit loop, inference.
+
+    Subclasses define ``__init__`` (their own parameters plus the ones below)
+    and ``_build_layers(in_shape, n_classes)``. Not for direct use.
+    """
+
+    _parameter_constraints: dict = {
+        "solver": [StrOptions({"sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
+        "dtype": [StrOptions({"float32", "float64"})],
+        "n_jobs": N_JOBS_CONSTRAINT,
+        "image_shape": [tuple, None],
+    }
+
+    # The defaults are LinearSoftmaxClassifier's, the one subclass that adds no
+    # parameter: a convex model takes a larger step and stops sooner than an MLP.
+    def __init__(
+        self,
+        *,
+        solver="adam",
+        alpha=1e-4,
+        batch_size="auto",
+        learning_rate="constant",
+        learning_rate_init=0.01,
+        power_t=0.5,
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        tol=1e-3,
+        verbose=0,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=2,
+        class_weight=None,
+        dtype="float32",
+        n_jobs=None,
+        image_shape=None,
+    ):
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.class_weight = class_weight
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+        self.image_shape = image_shape
+
+    # -- the public API ---------------------------------------------------------
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train on (X, y) for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, H, W[, C])
+            Training images, flat or as an image array.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss; integer weights act as repeated
+            rows would in the loss (not in the order of the minibatches).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on (X, y), continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or (n_samples, H, W[, C])
+            Training images.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear; required on the first call,
+            ignored (but checked) afterwards.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weight of each sample in the loss.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def decision_function(self, X):
+        """Class scores (logits) before the softmax.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or image array
+            Images.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_classes), or (n_samples,)
+            For two classes, the score of the second class minus the first's
+            (positive means ``classes_[1]``), as in scikit-learn.
+        """
+        logits = self._logits(X).astype(np.float64)
+        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+
+    def predict_proba(self, X):
+        """Softmax probabilities of each class.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or image array
+            Images.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            float64 rows that sum to 1, columns in the order of ``classes_``.
+        """
+        logits = self._logits(X)
+        proba = np.empty(logits.shape)
+        softmax_rows(logits, proba)
+        return proba
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`, computed stably.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or image array
+            Images.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            float64 log-probabilities.
+        """
+        logits = self._logits(X).astype(np.float64)
+        top = logits.max(axis=1, keepdims=True)
+        shifted = logits - top
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+    def predict(self, X):
+        """Predict the class of each image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or image array
+            Images.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            The class with the largest score (the first one on ties).
+        """
+        logits = self._logits(X)
+        return self.classes_[np.argmax(logits, axis=1)]
+
+    def summary(self) -> str:
+        """Each layer with its output shape and number of parameters, as a table.
+
+        Returns
+        -------
+        table : str
+            One line per layer and a total; call after ``fit``.
+        """
+        check_is_fitted(self)
+        lines = [f"{'layer':<28}{'output shape':<18}{'parameters':>12}"]
+        shape = self.image_shape_
+        for layer in self.layers_:
+            n_params = layer.n_params(shape)
+            shape = layer.output_shape(shape)
+            lines.append(f"{layer!r:<28}{shape!s:<18}{n_params:>12,}")
+        total = sum(p.size for params in self.params_ for p in params)
+        lines.append(f"{'total':<46}{total:>12,}")
+        return "\n".join(lines)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        if not self.warm_start:  # optimizer state only serves to continue training
+            state.pop("_optimizer", None)
+        return state
+
+    # -- the loop ---------------------------------------------------------------
+
+    def _fit(self, X, y, sample_weight, *, incremental, classes=None):
+        first = not hasattr(self, "params_") or not (incremental or self.warm_start)
+        X, y = validate_images(self, X, y, reset=first, dtype=[np.float64, np.float32])
+        X = X.astype(self.dtype, copy=False)
+        check_classification_targets(y)
+        if first:
+            if incremental and classes is None:
+                raise ValueError(
+                    "classes must be passed on the first call to partial_fit."
+                )
+            self._initialize(X, y, classes if incremental else None)
+        elif classes is not None and not np.array_equal(
+            np.unique(classes), self.classes_
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of the first call "
+                f"to partial_fit, {self.classes_!r}."
+            )
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y holds labels {unknown!r} not in classes {self.classes_!r}."
+            )
+        target = np.searchsorted(self.classes_, y)
+        weight = self._sample_weight(target, sample_weight, X)
+        if not hasattr(self, "_optimizer"):
+            self._optimizer = self._make_optimizer()
+        # BLAS multiplies the minibatches on every core; numba's OpenMP threads
+        # would spin-wait against BLAS's between kernels, so the elementwise
+        # kernels of the loop run on the calling thread.
+        with parallel_section(1):
+            self._fit_loop(X, target, weight, incremental)
+        return self
+
+    def _initialize(self, X, y, classes):
+        if classes is None:
+            self.classes_ = np.unique(y)
+        else:
+            self.classes_ = np.unique(np.asarray(classes))
+        self._random_state = check_random_state(self.random_state)
+        self.layers_ = self._build_layers(self.image_shape_, len(self.classes_))
+        shape, self.params_ = self.image_shape_, []
+        for layer in self.layers_:
+            self.params_.append(
+                layer.init_params(shape, self._random_state, self.dtype)
+            )
+            shape = layer.output_shape(shape)
+        self.n_iter_, self.t_ = 0, 0
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        self.best_loss_ = np.inf
+        self.validation_scores_ = [] if self.early_stopping else None
+        self.best_validation_score_ = -np.inf if self.early_stopping else None
+        self.__dict__.pop("_optimizer", None)
+
+    def _sample_weight(self, target, sample_weight, X):
+        weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if np.any(weight < 0):
+            raise ValueError("sample_weight must be non-negative.")
+        if not weight.any():
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
+        if self.class_weight is not None:
+            per_class = compute_class_weight(
+                self.class_weight, classes=self.classes_, y=self.classes_[target]
+            ) if self.class_weight == "balanced" else np.array(
+                [self.class_weight.get(c, 1.0) for c in self.classes_], dtype=float
+            )  # fmt: skip
+            weight = weight * per_class[target]
+        return weight
+
+    def _make_optimizer(self):
+        params = self._flat_params()
+        if self.solver == "sgd":
+            return SGD(
+                params, self.learning_rate_init, self.learning_rate,
+                self.momentum, self.nesterovs_momentum, self.power_t,
+            )  # fmt: skip
+        return Adam(
+            params, self.learning_rate_init, self.learning_rate, self.power_t,
+            self.beta_1, self.beta_2, self.epsilon,
+        )  # fmt: skip
+
+    def _fit_loop(self, X, target, weight, incremental):
+        early_stopping = self.early_stopping and not incremental
+        if early_stopping:
+            X, X_val, target, y_val, weight, w_val = train_test_split(
+                X, target, weight, test_size=self.validation_fraction,
+                random_state=self._random_state, stratify=target,
+            )  # fmt: skip
+        batch_size = min(200, len(X)) if self.batch_size == "auto" else self.batch_size
+        batch_size = min(batch_size, len(X))
+        good = self._copy_params()
+        self._best_params = good if early_stopping else None
+        if early_stopping:
+            self.best_loss_ = None  # scikit-learn's convention
+        first_epoch = self.n_iter_
+        for _ in range(1 if incremental else self.max_iter):
+            start = time.perf_counter()
+            try:
+                loss = self._run_epoch(X, target, weight, batch_size)
+            except KeyboardInterrupt:
+                self._stop_interrupted(good, early_stopping)
+                break
+            if not np.isfinite(loss):
+                self._stop_diverged(good, loss, fresh=first_epoch == 0 == self.n_iter_)
+                break
+            good = self._copy_params()
+            self.n_iter_ += 1
+            self.loss_curve_.append(loss)
+            if early_stopping:
+                self._record_validation(X_val, y_val, w_val)
+            else:
+                self._record_loss(loss)
+            self._optimizer.iteration_ends(self.t_)
+            self._report_epoch(time.perf_counter() - start)
+            if self._no_improvement_count > self.n_iter_no_change:
+                metric = "validation score" if early_stopping else "training loss"
+                message = (
+                    f"{metric.capitalize()} did not improve more than tol={self.tol} "
+                    f"for {self.n_iter_no_change} consecutive epochs."
+                )
+                if self._optimizer.trigger_stopping(message, self.verbose):
+                    break
+                self._no_improvement_count = 0
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        if early_stopping:
+            self._set_params(self._best_params)
+        del self._best_params
+
+    def _run_epoch(self, X, target, weight, batch_size):
+        """One pass over the data; returns the mean training loss."""
+        n = len(X)
+        order = self._random_state.permutation(n) if self.shuffle else np.arange(n)
+        total = 0.0
+        batches = range(0, n, batch_size)
+        bar = tqdm(batches, desc=f"epoch {self.n_iter_ + 1}", leave=False,
+                   disable=self.verbose < 2)  # fmt: skip
+        for lo in bar:
+            rows = order[lo : lo + batch_size]
+            loss = self._train_step(X[rows], target[rows], weight[rows])
+            if not np.isfinite(loss):
+                return loss
+            total += loss * len(rows)
+        return total / n
+
+    def _train_step(self, X, target, weight):
+        """Forward, loss, backward and one optimizer update on one minibatch."""
+        weight_sum = weight.sum()
+        if weight_sum == 0:
+            return 0.0
+        out, caches = X, []
+        for layer, params in zip(self.layers_, self.params_, strict=True):
+            out, cache = layer.forward(out, params, training=True)
+            caches.append(cache)
+        dout = np.empty_like(out)
+        losses = np.empty(len(out))
+        softmax_cross_entropy(out, target, weight, 1.0 / weight_sum, dout, losses)
+        squares = sum(float(np.vdot(w, w)) for w in self._decayed_params())
+        loss = (losses.sum() + 0.5 * self.alpha * squares) / weight_sum
+        grads = []
+        for index in range(len(self.layers_) - 1, -1, -1):
+            layer, params = self.layers_[index], self.params_[index]
+            dout, layer_grads = layer.backward(dout, caches[index], params, index > 0)
+            for param, grad in zip(params, layer_grads, strict=True):
+                if param.ndim > 1 and self.alpha:
+                    grad += (self.alpha / weight_sum) * param
+            grads[:0] = layer_grads
+        self._optimizer.update_params(self._flat_params(), grads)
+        self.t_ += len(X)
+        return loss
+
+    # -- bookkeeping ------------------------------------------------------------
+
+    def _record_loss(self, loss):
+        if self.best_loss_ is None:  # after a fit with early stopping
+            self.best_loss_ = np.inf
+        if loss > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, loss)
+
+    def _record_validation(self, X_val, y_val, w_val):
+        pred = np.argmax(self._forward(X_val), axis=1)
+        score = float(np.average(pred == y_val, weights=w_val))
+        self.validation_scores_.append(score)
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._best_params = self._copy_params()
+
+    def _report_epoch(self, seconds):
+        if not self.verbose:
+            return
+        line = f"Iteration {self.n_iter_}, loss = {self.loss_curve_[-1]:.8f}"
+        if self.validation_scores_:
+            line += f", validation score = {self.validation_scores_[-1]:.6f}"
+        print(f"{line}, {seconds:.2f} s")
+
+    def _stop_interrupted(self, good, early_stopping):
+        kept = "the best validation score" if early_stopping else "the last epoch"
+        self._set_params(good)
+        warnings.warn(
+            f"Training interrupted (KeyboardInterrupt) after {self.n_iter_} "
+            f"completed epochs; the model keeps the weights of {kept} and can "
+            "predict.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+    def _stop_diverged(self, good, loss, fresh):
+        self._set_params(good)
+        cause = (
+            f"The training loss became {loss} in epoch {self.n_iter_ + 1}: the "
+            f"learning rate is probably too large (learning_rate_init="
+            f"{self.learning_rate_init}, solver={self.solver!r}); lower it, or "
+            "scale X (e.g. StandardScaler or pixels / 255)."
+        )
+        if fresh:  # nothing worth keeping: back to an unfitted estimator
+            state = {"_optimizer", "_random_state", "_no_improvement_count"}
+            for name in [k for k in vars(self) if k.endswith("_") or k in state]:
+                delattr(self, name)
+            raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
+        warnings.warn(
+            cause + f" The weights of epoch {self.n_iter_} are kept.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+    # -- parameters and inference -----------------------------------------------
+
+    def _flat_params(self):
+        return [p for params in self.params_ for p in params]
+
+    def _decayed_params(self):
+        return [p for p in self._flat_params() if p.ndim > 1]
+
+    def _copy_params(self):
+        return [p.copy() for p in self._flat_params()]
+
+    def _set_params(self, values):
+        for param, value in zip(self._flat_params(), values, strict=True):
+            param[...] = value
+
+    def _forward(self, X):
+        """Logits of validated X, in batches, with row-independent arithmetic."""
+        chunks = []
+        for lo in range(0, len(X), _PREDICT_BATCH):
+            out = X[lo : lo + _PREDICT_BATCH]
+            for layer, params in zip(self.layers_, self.params_, strict=True):
+                out, _ = layer.forward(out, params, training=False)
+            chunks.append(out)
+        return np.concatenate(chunks) if chunks else np.empty((0, len(self.classes_)))
+
+    def _logits(self, X):
+        check_is_fitted(self)
+        X = validate_images(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = X.astype(self.dtype, copy=False)
+        with parallel_section(self.n_jobs):
+            return self._forward(X)
+
+
+TRAINING_PARAMETERS = """\
+    solver : {'adam', 'sgd'}, default='adam'
+        'adam': Kingma and Ba's Adam; 'sgd': stochastic gradient descent with
+        momentum.
+    alpha : float, default=1e-4
+        Strength of the L2 penalty ``alpha / 2 * sum(w**2) / batch_weight`` on
+        the weights (not the biases), ``batch_weight`` being the minibatch's sum
+        of sample weights (its size without weights), as in scikit-learn's MLP.
+    batch_size : int or 'auto', default='auto'
+        Minibatch size; 'auto' is ``min(200, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
+        Schedule of the base learning rate, for both solvers (scikit-learn's MLP
+        applies it to 'sgd' only). 'invscaling': ``learning_rate_init / (t + 1)
+        ** power_t`` with t the number of samples seen; 'adaptive': divide by 5
+        each time the loss (or validation score) stops improving, stop below
+        1e-6.
+    learning_rate_init : float, default=${lr}
+        Initial learning rate.
+    power_t : float, default=0.5
+        Exponent of the 'invscaling' schedule.
+    max_iter : int, default=${max_iter}
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the samples before each epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling and the validation split. The
+        same seed on the same data gives the same weights, bit for bit, for any
+        number of numba threads.
+    tol : float, default=${tol}
+        Minimum improvement of the training loss (or validation score) that
+        counts as progress.
+    verbose : int, default=0
+        0 silent; 1 one line per epoch (loss, validation score, seconds); 2 adds
+        a progress bar over the minibatches.
+    warm_start : bool, default=False
+        Continue from the previous weights *and optimizer state* (Adam's moments,
+        SGD's velocities) on the next ``fit``.
+    momentum : float, default=0.9
+        Momentum of 'sgd'.
+    nesterovs_momentum : bool, default=True
+        Nesterov's momentum for 'sgd'.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (stratified), stop when its
+        accuracy stops improving, and restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the data held out for early stopping.
+    beta_1 : float, default=0.9
+        Adam's decay rate of the first moment.
+    beta_2 : float, default=0.999
+        Adam's decay rate of the second moment.
+    epsilon : float, default=1e-8
+        Adam's numerical-stability term.
+    n_iter_no_change : int, default=${n_iter_no_change}
+        Epochs without improvement larger than ``tol`` before stopping (or, with
+        'adaptive', before lowering the learning rate).
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the loss; 'balanced' uses
+        ``n_samples / (n_classes * count)``. Multiplies ``sample_weight``.
+    dtype : {'float32', 'float64'}, default='float32'
+        Precision of the weights, gradients and activations.
+    n_jobs : int, default=None
+        Number of numba threads for the kernels; None keeps numba's setting.
+    image_shape : tuple of int, default=None
+        ``(height, width[, channels])`` of flat input rows; None infers it
+        (square gray, square RGB, else one row)."""
+
+TRAINED_ATTRIBUTES = """\
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    layers_ : list of layers
+        The network, first layer first (see :meth:`summary`).
+    params_ : list of lists of ndarray
+        Each layer's parameters (weights then biases).
+    loss_curve_ : list of float
+        Mean training loss of each epoch (with the L2 penalty).
+    best_loss_ : float or None
+        Smallest training loss (None with early stopping).
+    validation_scores_ : list of float or None
+        Validation accuracy after each epoch (None without early stopping).
+    best_validation_score_ : float or None
+        Best validation accuracy (None without early stopping).
+    n_iter_ : int
+        Number of epochs run.
+    t_ : int
+        Number of training samples seen (the optimizer's time step).
+    image_shape_ : tuple of (height, width, channels)
+        Geometry of one image.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when X has string column names."""
+
+
+def document_training(**defaults):
+    """Fill the shared parameter and attribute text into a class docstring.
+
+    The docstring holds the lines ``    <training parameters>`` and
+    ``    <trained attributes>``; ``defaults`` fill the ``${name}`` fields.
+    """
+
+    def decorate(cls):
+        params = Template(TRAINING_PARAMETERS).substitute(defaults)
+        cls.__doc__ = cls.__doc__.replace("    <training parameters>", params).replace(
+            "    <trained attributes>", TRAINED_ATTRIBUTES
+        )
+        return cls
+
+    return decorate
