@@ -15,10 +15,14 @@ from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from skcnn._knn import KNNImageClassifier
+from skcnn._linear import LinearSoftmaxClassifier
+from skcnn._mlp import MLPClassifier
 from skcnn.datasets import load_cifar10, load_digits_images, load_mnist
 
 MODELS: dict[str, Callable[[], BaseEstimator]] = {
     "knn": lambda: KNNImageClassifier(n_neighbors=3),
+    "linear": lambda: LinearSoftmaxClassifier(random_state=0),
+    "mlp": lambda: MLPClassifier(early_stopping=True, random_state=0),
 }
 """Model name on the command line -> a fresh estimator with the compared settings."""
 

@@ -45,6 +45,7 @@ ACTIVATIONS = {
     "tanh": (_tanh, tanh_backward),
     "relu": (_relu, relu_backward),
     "logistic": (_logistic, logistic_backward),
+    "sigmoid": (_logistic, logistic_backward),
 }
 """Activation name -> (in-place forward with numpy's SIMD ufuncs, in-place
 backward kernel working from the forward's output)."""
@@ -108,8 +109,8 @@ class Activation:
 
     Parameters
     ----------
-    name : {'tanh', 'relu', 'logistic'}
-        The function.
+    name : {'tanh', 'relu', 'logistic', 'sigmoid'}
+        The function ('sigmoid' is another name for 'logistic').
     """
 
     def __init__(self, name: str):

@@ -20,8 +20,8 @@ class MLPClassifier(BaseNetworkClassifier):
     ----------
     hidden_layer_sizes : tuple of int, default=(100,)
         Units of each hidden layer; ``()`` is a linear softmax classifier.
-    activation : {'tanh', 'relu', 'logistic'}, default='tanh'
-        Nonlinearity after each hidden layer.
+    activation : {'tanh', 'relu', 'logistic', 'sigmoid'}, default='tanh'
+        Nonlinearity after each hidden layer ('sigmoid' is 'logistic').
     <training parameters>
 
     Attributes
@@ -111,7 +111,7 @@ class MLPClassifier(BaseNetworkClassifier):
             raise ValueError(
                 f"hidden_layer_sizes must hold positive integers; got {sizes!r}."
             )
-        gain = 2.0 if self.activation == "logistic" else 6.0
+        gain = 2.0 if self.activation in {"logistic", "sigmoid"} else 6.0
         layers = []
         for units in sizes:
             layers += [Dense(units, init_gain=gain), Activation(self.activation)]

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from tqdm.auto import tqdm
 
+from skcnn._callbacks import CallbackSupportMixin
 from skcnn._images import validate_images
 from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
 from skcnn._kernels._jit import parallel_section
@@ -42,7 +43,7 @@ class TrainingDivergedError(ValueError):
     """The training loss became NaN or infinite before any epoch completed."""
 
 
-class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
+class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
     """Base class of the trained classifiers: parameters, fit loop, inference.
 
     Subclasses define ``__init__`` (their own parameters plus the ones below)
@@ -274,7 +275,7 @@ class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        state = dict(super().__getstate__())  # a copy: object's may be __dict__
         if not self.warm_start:  # optimizer state only serves to continue training
             state.pop("_optimizer", None)
         return state
@@ -312,7 +313,15 @@ class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
         # would spin-wait against BLAS's between kernels, so the elementwise
         # kernels of the loop run on the calling thread.
         with parallel_section(1):
-            self._fit_loop(X, target, weight, incremental)
+            root = self._init_callback_context(
+                task_name="partial_fit" if incremental else "fit",
+                max_subtasks=1 if incremental else self.max_iter,
+            )
+            root.call_on_fit_task_begin(estimator=self, X=X, y=y)
+            self._fit_loop(X, target, weight, incremental, root, y)
+            root.call_on_fit_task_end(
+                estimator=self, X=X, y=y, reconstruction_attributes={}
+            )
         return self
 
     def _initialize(self, X, y, classes):
@@ -365,7 +374,7 @@ class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
             self.beta_1, self.beta_2, self.epsilon,
         )  # fmt: skip
 
-    def _fit_loop(self, X, target, weight, incremental):
+    def _fit_loop(self, X, target, weight, incremental, root, y):
         early_stopping = self.early_stopping and not incremental
         if early_stopping:
             X, X_val, target, y_val, weight, w_val = train_test_split(
@@ -381,6 +390,8 @@ class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
         first_epoch = self.n_iter_
         for _ in range(1 if incremental else self.max_iter):
             start = time.perf_counter()
+            epoch = root.subcontext(task_name="epoch")
+            epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
             try:
                 loss = self._run_epoch(X, target, weight, batch_size)
             except KeyboardInterrupt:
@@ -398,6 +409,11 @@ class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
                 self._record_loss(loss)
             self._optimizer.iteration_ends(self.t_)
             self._report_epoch(time.perf_counter() - start)
+            if epoch.call_on_fit_task_end(
+                estimator=self, X=X, y=y,
+                reconstruction_attributes=self._reconstruction_attributes,
+            ):  # fmt: skip
+                break  # a callback asked to stop
             if self._no_improvement_count > self.n_iter_no_change:
                 metric = "validation score" if early_stopping else "training loss"
                 message = (
@@ -523,6 +539,13 @@ class BaseNetworkClassifier(ClassifierMixin, BaseEstimator):
         )
 
     # -- parameters and inference -----------------------------------------------
+
+    def _reconstruction_attributes(self):
+        """What a copy needs to predict as this model does now (for callbacks)."""
+        return {
+            "params_": [[p.copy() for p in params] for params in self.params_],
+            "n_iter_": self.n_iter_,
+        }
 
     def _flat_params(self):
         return [p for params in self.params_ for p in params]

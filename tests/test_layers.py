@@ -71,6 +71,7 @@ def test_activation_gradients(name):
         "tanh": np.tanh,
         "relu": lambda v: np.maximum(v, 0),
         "logistic": lambda v: 1 / (1 + np.exp(-v)),
+        "sigmoid": lambda v: 1 / (1 + np.exp(-v)),
     }[name]
 
     def objective():

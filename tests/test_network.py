@@ -161,6 +161,7 @@ def test_pickle_drops_optimizer_state_unless_warm_start(digits):
     )
     cold_copy = pickle.loads(pickle.dumps(cold))
     assert not hasattr(cold_copy, "_optimizer")
+    assert hasattr(cold, "_optimizer")  # pickling leaves the original alone
     assert len(pickle.dumps(cold)) < len(pickle.dumps(warm))
     np.testing.assert_array_equal(
         cold_copy.predict_proba(X_test), cold.predict_proba(X_test)
