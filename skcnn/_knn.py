@@ -12,7 +12,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from skcnn._images import as_float32, validate_images
 from skcnn._kernels._distances import center_rows, l1_neighbors, l2_neighbors
-from skcnn._kernels._jit import parallel_section
+from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 
 METRICS = {"l1": "l1", "manhattan": "l1", "l2": "l2", "euclidean": "l2"}
 """Accepted ``metric`` names and the distance each one means."""
@@ -25,12 +25,6 @@ _DTYPES = [np.float32, np.uint8, np.float64]
 
 _MARGIN = 8
 """Extra candidates the kernels keep for the exact float64 re-ranking."""
-
-_N_JOBS = [
-    Interval(Integral, None, -1, closed="right"),
-    Interval(Integral, 1, None, closed="left"),
-    None,
-]
 
 
 class KNNImageClassifier(ClassifierMixin, BaseEstimator):
@@ -120,7 +114,7 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         "metric": [StrOptions(set(METRICS))],
         "weights": [StrOptions({"uniform", "distance"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": _N_JOBS,
+        "n_jobs": N_JOBS_CONSTRAINT,
         "image_shape": [tuple, None],
     }
 

@@ -26,14 +26,8 @@ from tqdm.auto import tqdm
 from skcnn._callbacks import CallbackSupportMixin
 from skcnn._images import validate_images
 from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
-from skcnn._kernels._jit import parallel_section
+from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 from skcnn._optim import SGD, Adam
-
-N_JOBS_CONSTRAINT = [
-    Interval(Integral, None, -1, closed="right"),
-    Interval(Integral, 1, None, closed="left"),
-    None,
-]
 
 _PREDICT_BATCH = 4096
 """Rows per forward pass at inference: bounds the memory of ``predict``."""

@@ -18,9 +18,11 @@ the fastmath policy and the parallel flag are decided in one place:
 import os
 import threading
 from contextlib import contextmanager, nullcontext
+from numbers import Integral
 
 import numba
 from numba import njit, prange
+from sklearn.utils._param_validation import Interval
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 """LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
@@ -83,6 +85,14 @@ def threading_layer() -> str:
                 _touch_threading_layer(2)
                 _layer = numba.threading_layer()
     return _layer
+
+
+N_JOBS_CONSTRAINT = [
+    Interval(Integral, None, -1, closed="right"),
+    Interval(Integral, 1, None, closed="left"),
+    None,
+]
+"""The ``n_jobs`` parameter constraint of every estimator (0 is refused)."""
 
 
 def resolve_n_threads(n_jobs) -> int:
