@@ -1,6 +1,7 @@
 """skcnn: scikit-learn-compatible image classifiers, from nearest neighbours to CNNs."""
 
 from skcnn._knn import KNNImageClassifier
+from skcnn._lenet import LeNet5Classifier
 from skcnn._linear import LinearSoftmaxClassifier
 from skcnn._mlp import MLPClassifier
 
@@ -8,6 +9,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "KNNImageClassifier",
+    "LeNet5Classifier",
     "LinearSoftmaxClassifier",
     "MLPClassifier",
     "__version__",

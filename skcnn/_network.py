@@ -29,8 +29,42 @@ from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 from skcnn._optim import SGD, Adam
 
-_PREDICT_BATCH = 4096
-"""Rows per forward pass at inference: bounds the memory of ``predict``."""
+
+def _n_decayed(layer_params) -> int:
+    """Number of weights (arrays of ndim > 1, under L2 decay) in the flat layout."""
+    return sum(p.size for params in layer_params for p in params if p.ndim > 1)
+
+
+def _views(flat, layer_params):
+    """Views of ``flat`` shaped like ``layer_params`` (a list per layer).
+
+    The layout puts every weight (ndim > 1) first, in layer order, then every
+    bias: the L2 penalty covers the prefix ``flat[:_n_decayed(layer_params)]``.
+    """
+    offset = {True: 0, False: _n_decayed(layer_params)}
+    views = []
+    for params in layer_params:
+        views.append([])
+        for p in params:
+            start = offset[p.ndim > 1]
+            views[-1].append(flat[start : start + p.size].reshape(p.shape))
+            offset[p.ndim > 1] = start + p.size
+    return views
+
+
+def _pack(layer_params):
+    """Copy ``layer_params`` into one flat buffer; return it and views of it.
+
+    The optimizer then updates every parameter in one kernel call.
+    """
+    arrays = [p for params in layer_params for p in params]
+    dtype = arrays[0].dtype if arrays else np.float64
+    flat = np.empty(sum(p.size for p in arrays), dtype=dtype)
+    views = _views(flat, layer_params)
+    for params, packed in zip(layer_params, views, strict=True):
+        for param, view in zip(params, packed, strict=True):
+            view[...] = param
+    return flat, views
 
 
 class TrainingDivergedError(ValueError):
@@ -43,6 +77,13 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     Subclasses define ``__init__`` (their own parameters plus the ones below)
     and ``_build_layers(in_shape, n_classes)``. Not for direct use.
     """
+
+    _predict_batch = 4096
+    """Rows per forward pass at inference: bounds the memory of ``predict``."""
+
+    _lanes = 1
+    """Inference pads each forward pass to a multiple of this many rows, so that
+    every sample takes the same vectorised code path wherever it sits."""
 
     _parameter_constraints: dict = {
         "solver": [StrOptions({"sgd", "adam"})],
@@ -250,18 +291,30 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         Returns
         -------
         table : str
-            One line per layer and a total; call after ``fit``.
+            One line per layer (output shapes exclude the sample axis; feature
+            maps are ``(channels, height, width)``) and a total; call after
+            ``fit``.
         """
         check_is_fitted(self)
-        lines = [f"{'layer':<28}{'output shape':<18}{'parameters':>12}"]
-        shape = self.image_shape_
-        for layer in self.layers_:
+        rows, shape = [("", "layer", "output shape", "parameters")], self.image_shape_
+        for name, layer in zip(self._layer_names(), self.layers_, strict=True):
             n_params = layer.n_params(shape)
             shape = layer.output_shape(shape)
-            lines.append(f"{layer!r:<28}{shape!s:<18}{n_params:>12,}")
+            rows.append((name, repr(layer), str(shape), f"{n_params:,}"))
         total = sum(p.size for params in self.params_ for p in params)
-        lines.append(f"{'total':<46}{total:>12,}")
-        return "\n".join(lines)
+        rows.append(("total", "", "", f"{total:,}"))
+        widths = [max(len(row[i]) for row in rows) for i in range(4)]
+        return "\n".join(
+            f"{a:<{widths[0]}}  {b:<{widths[1]}}  {c:<{widths[2]}}  {d:>{widths[3]}}"
+            for a, b, c, d in rows
+        )
+
+    def _fit_input(self, X):
+        """Learn what the layers need from the first training set (nothing here)."""
+
+    def _layer_names(self) -> list:
+        """Short names of the layers for :meth:`summary` (empty by default)."""
+        return [""] * len(self.layers_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -272,7 +325,14 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         state = dict(super().__getstate__())  # a copy: object's may be __dict__
         if not self.warm_start:  # optimizer state only serves to continue training
             state.pop("_optimizer", None)
+        # params_ are views of one flat buffer; pickle them once, as params_
+        state.pop("_packed", None)
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "params_" in state:
+            self._packed, self.params_ = _pack(self.params_)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -303,10 +363,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         weight = self._sample_weight(target, sample_weight, X)
         if not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
-        # BLAS multiplies the minibatches on every core; numba's OpenMP threads
-        # would spin-wait against BLAS's between kernels, so the elementwise
-        # kernels of the loop run on the calling thread.
-        with parallel_section(1):
+        with self._training_threads():
             root = self._init_callback_context(
                 task_name="partial_fit" if incremental else "fit",
                 max_subtasks=1 if incremental else self.max_iter,
@@ -318,19 +375,28 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             )
         return self
 
+    def _training_threads(self):
+        """Thread policy of the training loop, as a context manager.
+
+        Dense nets spend their time in BLAS products, which use every core;
+        numba's OpenMP threads would spin-wait against BLAS's between kernels, so
+        the elementwise kernels run on the calling thread.
+        """
+        return parallel_section(1)
+
     def _initialize(self, X, y, classes):
         if classes is None:
             self.classes_ = np.unique(y)
         else:
             self.classes_ = np.unique(np.asarray(classes))
         self._random_state = check_random_state(self.random_state)
+        self._fit_input(X)
         self.layers_ = self._build_layers(self.image_shape_, len(self.classes_))
-        shape, self.params_ = self.image_shape_, []
+        shape, params = self.image_shape_, []
         for layer in self.layers_:
-            self.params_.append(
-                layer.init_params(shape, self._random_state, self.dtype)
-            )
+            params.append(layer.init_params(shape, self._random_state, self.dtype))
             shape = layer.output_shape(shape)
+        self._packed, self.params_ = _pack(params)
         self.n_iter_, self.t_ = 0, 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
@@ -357,7 +423,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         return weight
 
     def _make_optimizer(self):
-        params = self._flat_params()
+        params = [self._packed]
         if self.solver == "sgd":
             return SGD(
                 params, self.learning_rate_init, self.learning_rate,
@@ -457,17 +523,23 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         dout = np.empty_like(out)
         losses = np.empty(len(out))
         softmax_cross_entropy(out, target, weight, 1.0 / weight_sum, dout, losses)
-        squares = sum(float(np.vdot(w, w)) for w in self._decayed_params())
-        loss = (losses.sum() + 0.5 * self.alpha * squares) / weight_sum
-        grads = []
-        for index in range(len(self.layers_) - 1, -1, -1):
+        decayed = self._packed[: _n_decayed(self.params_)]
+        loss = (
+            losses.sum() + 0.5 * self.alpha * np.vdot(decayed, decayed)
+        ) / weight_sum
+        grad = np.empty_like(self._packed)
+        grad_views = _views(grad, self.params_)
+        # no layer before the first trainable one needs a gradient
+        first = next(i for i, params in enumerate(self.params_) if params)
+        for index in range(len(self.layers_) - 1, first - 1, -1):
             layer, params = self.layers_[index], self.params_[index]
-            dout, layer_grads = layer.backward(dout, caches[index], params, index > 0)
-            for param, grad in zip(params, layer_grads, strict=True):
-                if param.ndim > 1 and self.alpha:
-                    grad += (self.alpha / weight_sum) * param
-            grads[:0] = layer_grads
-        self._optimizer.update_params(self._flat_params(), grads)
+            need_dx = index > first
+            dout, layer_grads = layer.backward(dout, caches[index], params, need_dx)
+            for view, layer_grad in zip(grad_views[index], layer_grads, strict=True):
+                view[...] = layer_grad
+        if self.alpha:
+            grad[: len(decayed)] += (self.alpha / weight_sum) * decayed
+        self._optimizer.update_params([self._packed], [grad])
         self.t_ += len(X)
         return loss
 
@@ -522,7 +594,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             "scale X (e.g. StandardScaler or pixels / 255)."
         )
         if fresh:  # nothing worth keeping: back to an unfitted estimator
-            state = {"_optimizer", "_random_state", "_no_improvement_count"}
+            state = {"_optimizer", "_random_state", "_no_improvement_count", "_packed"}
             for name in [k for k in vars(self) if k.endswith("_") or k in state]:
                 delattr(self, name)
             raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
@@ -541,35 +613,43 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             "n_iter_": self.n_iter_,
         }
 
-    def _flat_params(self):
-        return [p for params in self.params_ for p in params]
-
-    def _decayed_params(self):
-        return [p for p in self._flat_params() if p.ndim > 1]
-
     def _copy_params(self):
-        return [p.copy() for p in self._flat_params()]
+        return self._packed.copy()
 
     def _set_params(self, values):
-        for param, value in zip(self._flat_params(), values, strict=True):
-            param[...] = value
+        self._packed[...] = values
 
-    def _forward(self, X):
-        """Logits of validated X, in batches, with row-independent arithmetic."""
+    def _forward(self, X, n_layers=None):
+        """Output of the first ``n_layers`` layers (all: the logits) on validated X.
+
+        Runs in batches of ``_predict_batch`` rows, each padded with zero rows to
+        a multiple of ``_lanes``, with row-independent arithmetic: a sample's
+        output does not depend on the rest of the batch.
+        """
+        stack = list(zip(self.layers_, self.params_, strict=True))[:n_layers]
         chunks = []
-        for lo in range(0, len(X), _PREDICT_BATCH):
-            out = X[lo : lo + _PREDICT_BATCH]
-            for layer, params in zip(self.layers_, self.params_, strict=True):
+        for lo in range(0, len(X), self._predict_batch):
+            out = X[lo : lo + self._predict_batch]
+            n_rows = len(out)
+            if n_rows % self._lanes:
+                pad = self._lanes - n_rows % self._lanes
+                out = np.concatenate([out, np.zeros((pad, *out.shape[1:]), out.dtype)])
+            for layer, params in stack:
                 out, _ = layer.forward(out, params, training=False)
-            chunks.append(out)
-        return np.concatenate(chunks) if chunks else np.empty((0, len(self.classes_)))
+            chunks.append(out[:n_rows])
+        if not chunks:
+            shape = self.image_shape_
+            for layer, _ in stack:
+                shape = layer.output_shape(shape)
+            return np.empty((0, *shape), dtype=self.dtype)
+        return np.concatenate(chunks)
 
-    def _logits(self, X):
+    def _logits(self, X, n_layers=None):
         check_is_fitted(self)
         X = validate_images(self, X, reset=False, dtype=[np.float64, np.float32])
         X = X.astype(self.dtype, copy=False)
         with parallel_section(self.n_jobs):
-            return self._forward(X)
+            return self._forward(X, n_layers)
 
 
 TRAINING_PARAMETERS = """\

@@ -20,3 +20,33 @@ def k_nearest(queries, train, k, metric):
     dist = pairwise_distances(queries, train, metric)
     ind = np.argsort(dist, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(dist, ind, axis=1), ind
+
+
+def conv2d(x, weight, bias, stride=1, padding=0):
+    """Cross-correlation of (in_c, h, w, n) maps with (f, in_c, k, k) filters."""
+    x = np.pad(x, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    _, in_h, in_w, n = x.shape
+    n_filters, _, size, _ = weight.shape
+    out_h, out_w = (in_h - size) // stride + 1, (in_w - size) // stride + 1
+    out = np.empty((n_filters, out_h, out_w, n))
+    for f in range(n_filters):
+        for y in range(out_h):
+            for col in range(out_w):
+                window = x[:, y * stride : y * stride + size,
+                           col * stride : col * stride + size]  # fmt: skip
+                out[f, y, col] = bias[f] + np.einsum("cijn,cij->n", window, weight[f])
+    return out
+
+
+def pool2d(x, size, stride, mode):
+    """Average or max pooling of (c, h, w, n) maps."""
+    channels, in_h, in_w, n = x.shape
+    out_h, out_w = (in_h - size) // stride + 1, (in_w - size) // stride + 1
+    out = np.empty((channels, out_h, out_w, n))
+    reduce = np.max if mode == "max" else np.mean
+    for y in range(out_h):
+        for col in range(out_w):
+            window = x[:, y * stride : y * stride + size,
+                       col * stride : col * stride + size]  # fmt: skip
+            out[:, y, col] = reduce(window, axis=(1, 2))
+    return out

@@ -70,10 +70,10 @@ def test_whole_network_gradient_matches_finite_differences():
     clf._optimizer, saved = recorder, clf._optimizer
     clf._train_step(X, target, weight)
     clf._optimizer = saved
-    for param, grad in zip(clf._flat_params(), recorder.grads, strict=True):
-        np.testing.assert_allclose(
-            grad, numeric_gradient(loss, param), rtol=1e-5, atol=1e-8
-        )
+    (grad,) = recorder.grads  # one flat array: every parameter of the net
+    np.testing.assert_allclose(
+        grad, numeric_gradient(loss, clf._packed), rtol=1e-5, atol=1e-8
+    )
 
 
 class _Recorder:
@@ -93,10 +93,9 @@ def test_same_seed_same_weights_for_any_thread_count(digits):
                 clf = quiet(MLPClassifier((20,), max_iter=3, random_state=3), X, y)
         finally:
             numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        runs.append(clf._flat_params())
+        runs.append(clf._packed)
     for other in runs[1:]:
-        for a, b in zip(runs[0], other, strict=True):
-            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(runs[0], other)
 
 
 def test_predictions_do_not_depend_on_the_batch(digits):
@@ -133,8 +132,7 @@ def test_warm_start_keeps_the_optimizer_and_equals_one_long_fit(digits):
     quiet(warm, X, y)
     assert warm._optimizer.t == 4 * 7  # Adam's step count after 4 epochs of 7 batches
     quiet(warm, X, y)
-    for a, b in zip(long._flat_params(), warm._flat_params(), strict=True):
-        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(long._packed, warm._packed)
     assert warm.n_iter_ == 8 and len(warm.loss_curve_) == 8
 
 

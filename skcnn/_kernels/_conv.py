@@ -1,0 +1,224 @@
+"""2-D convolution (cross-correlation) forward and backward, batch-last.
+
+Feature maps are ``(channels, height, width, n_samples)`` arrays: the samples of a
+minibatch sit side by side in memory, so every kernel's innermost loop runs over
+a contiguous *span* of samples and vectorises the same way for every layer, be it
+C1 with one input channel or C5 with a 1x1 output. With stride 1 the span covers
+a whole output row (``out_w * n_samples`` values); with a larger stride, one
+output pixel (``n_samples`` values).
+
+The three kernels share one inner step: five products summed into the span at a
+time (five taps of a filter, or five filters for the input gradient). One load
+and one store of the accumulator per five fused multiply-adds keeps the loop
+bound by arithmetic instead of by stores; taps left over (the tap count modulo
+five) are added one by one.
+
+Inputs arrive zero-padded by the caller (the layer), C-contiguous, in one float
+dtype; nothing is validated here. Each thread owns whole rows of the output, and
+every sum runs in a fixed order, so results do not depend on the thread count;
+and each sample's arithmetic is the same wherever it sits in the batch.
+"""
+
+import numpy as np
+from numba import prange
+
+from skcnn._kernels._jit import jit
+
+_FILTER_BLOCK = 4
+"""Filters that one task of :func:`conv_forward` computes together."""
+
+
+@jit
+def _tap_offsets(in_c, in_h, in_w, size, n):
+    """Flat offset, within a (in_c, in_h, in_w, n) array, of each filter tap.
+
+    Tap ``t = (c * size + ky) * size + kx`` reads the input at channel ``c``,
+    row ``ky`` and column ``kx`` of the window of output pixel (0, 0).
+    """
+    offsets = np.empty(in_c * size * size, np.int64)
+    for t in range(offsets.shape[0]):
+        c, k = divmod(t, size * size)
+        ky, kx = divmod(k, size)
+        offsets[t] = ((c * in_h + ky) * in_w + kx) * n
+    return offsets
+
+
+@jit
+def _span(stride, out_w, n):
+    """(values per span, spans per output row): a whole row when stride is 1."""
+    return (out_w * n, 1) if stride == 1 else (n, out_w)
+
+
+@jit(parallel=True)
+def conv_forward(x, weight, bias, stride, out):
+    """``out[f,y,x] = bias[f] + sum_{c,ky,kx} weight[f,c,ky,kx] x[c,y*s+ky,x*s+kx]``.
+
+    x : (in_c, in_h, in_w, n), padded; weight : (n_filters, in_c, size, size);
+    bias : (n_filters,); out : (n_filters, out_h, out_w, n), overwritten.
+    """
+    in_c, in_h, in_w, n = x.shape
+    n_filters, _, size, _ = weight.shape
+    out_h, out_w = out.shape[1], out.shape[2]
+    offsets = _tap_offsets(in_c, in_h, in_w, size, n)
+    taps, whole = offsets.shape[0], offsets.shape[0] - offsets.shape[0] % 5
+    flat, w = x.reshape(-1), weight.reshape(n_filters, taps)
+    span, n_spans = _span(stride, out_w, n)
+    n_blocks = (n_filters + _FILTER_BLOCK - 1) // _FILTER_BLOCK
+    for task in prange(out_h * n_blocks):
+        y = task // n_blocks
+        block = task - y * n_blocks
+        first = block * _FILTER_BLOCK
+        last = min(first + _FILTER_BLOCK, n_filters)
+        for s in range(n_spans):
+            base = (y * in_w + s) * stride * n
+            for f in range(first, last):
+                out[f, y].reshape(-1)[s * span : (s + 1) * span] = bias[f]
+            # five input segments meet the block's filters while in L1
+            for t in range(0, whole, 5):
+                x0 = flat[base + offsets[t] :]
+                x1, x2 = flat[base + offsets[t + 1] :], flat[base + offsets[t + 2] :]
+                x3, x4 = flat[base + offsets[t + 3] :], flat[base + offsets[t + 4] :]
+                for f in range(first, last):
+                    o = out[f, y].reshape(-1)[s * span : (s + 1) * span]
+                    w0, w1, w2 = w[f, t], w[f, t + 1], w[f, t + 2]
+                    w3, w4 = w[f, t + 3], w[f, t + 4]
+                    for i in range(span):
+                        o[i] += (
+                            w0 * x0[i]
+                            + w1 * x1[i]
+                            + w2 * x2[i]
+                            + w3 * x3[i]
+                            + w4 * x4[i]
+                        )
+            for t in range(whole, taps):
+                x0 = flat[base + offsets[t] :]
+                for f in range(first, last):
+                    o = out[f, y].reshape(-1)[s * span : (s + 1) * span]
+                    w0 = w[f, t]
+                    for i in range(span):
+                        o[i] += w0 * x0[i]
+
+
+@jit(parallel=True)
+def conv_backward_weight(x, dout, stride, dweight, dbias):
+    """``dweight[f,c,ky,kx] = sum_{y,x,n} dout[f,y,x] x[c,y*s+ky,x*s+kx]``, ``dbias``.
+
+    x : (in_c, in_h, in_w, n), padded as in the forward pass;
+    dout : (n_filters, out_h, out_w, n); dweight : (n_filters, in_c, size, size)
+    and dbias : (n_filters,) = ``sum_{y,x,n} dout[f,y,x]``, overwritten. Each task
+    owns one filter; a row of dout meets every tap while it is in L1.
+    """
+    in_c, in_h, in_w, n = x.shape
+    n_filters, _, size, _ = dweight.shape
+    out_h, out_w = dout.shape[1], dout.shape[2]
+    offsets = _tap_offsets(in_c, in_h, in_w, size, n)
+    taps = offsets.shape[0]
+    flat, dw = x.reshape(-1), dweight.reshape(n_filters, taps)
+    span, n_spans = _span(stride, out_w, n)
+    zero = dweight.dtype.type(0)
+    for f in prange(n_filters):
+        dw[f] = 0
+        total = zero
+        for y in range(out_h):
+            row = dout[f, y].reshape(-1)
+            for s in range(n_spans):
+                d = row[s * span : (s + 1) * span]
+                base = (y * in_w + s) * stride * n
+                for i in range(span):
+                    total += d[i]
+                for t in range(0, taps, 5):
+                    # a short last group repeats its last tap, never stored
+                    o1, o2 = min(t + 1, taps - 1), min(t + 2, taps - 1)
+                    o3, o4 = min(t + 3, taps - 1), min(t + 4, taps - 1)
+                    x0, x1 = flat[base + offsets[t] :], flat[base + offsets[o1] :]
+                    x2, x3 = flat[base + offsets[o2] :], flat[base + offsets[o3] :]
+                    x4 = flat[base + offsets[o4] :]
+                    a0 = a1 = a2 = a3 = a4 = zero
+                    for i in range(span):
+                        g = d[i]
+                        a0 += g * x0[i]
+                        a1 += g * x1[i]
+                        a2 += g * x2[i]
+                        a3 += g * x3[i]
+                        a4 += g * x4[i]
+                    dw[f, t] += a0
+                    for k, a in ((1, a1), (2, a2), (3, a3), (4, a4)):
+                        if t + k < taps:
+                            dw[f, t + k] += a
+        dbias[f] = total
+
+
+@jit(parallel=True)
+def conv_backward_input(dout, weight, stride, dx):
+    """``dx[c, y*s+ky, x*s+kx] += sum_f weight[f,c,ky,kx] * dout[f, y, x]``.
+
+    dout : (n_filters, out_h, out_w, n); weight : (n_filters, in_c, size, size);
+    dx : (in_c, in_h, in_w, n), the padded input's gradient, overwritten. Each
+    task owns one input channel; filters are summed five at a time, in order.
+    """
+    in_c, _, in_w, n = dx.shape
+    n_filters, _, size, _ = weight.shape
+    out_h, out_w = dout.shape[1], dout.shape[2]
+    span, n_spans = _span(stride, out_w, n)
+    plane = out_h * out_w * n
+    flat = dout.reshape(-1)
+    for c in prange(in_c):
+        dxc = dx[c].reshape(-1)
+        dxc[:] = 0
+        # five rows of dout (one per filter) meet every tap while in L1
+        for y in range(out_h):
+            for s in range(n_spans):
+                src = y * out_w * n + s * span
+                for f in range(0, n_filters, 5):
+                    d0 = flat[f * plane + src :]
+                    if f + 5 > n_filters:  # the last filters, one at a time
+                        for ky in range(size):
+                            for kx in range(size):
+                                start = ((y * stride + ky) * in_w + s * stride + kx) * n
+                                o = dxc[start : start + span]
+                                for g in range(n_filters - f):
+                                    w0, dg = weight[f + g, c, ky, kx], d0[g * plane :]
+                                    for i in range(span):
+                                        o[i] += w0 * dg[i]
+                        continue
+                    d1, d2 = d0[plane:], d0[2 * plane :]
+                    d3, d4 = d0[3 * plane :], d0[4 * plane :]
+                    for ky in range(size):
+                        for kx in range(size):
+                            start = ((y * stride + ky) * in_w + s * stride + kx) * n
+                            o = dxc[start : start + span]
+                            w0, w1 = weight[f, c, ky, kx], weight[f + 1, c, ky, kx]
+                            w2, w3 = weight[f + 2, c, ky, kx], weight[f + 3, c, ky, kx]
+                            w4 = weight[f + 4, c, ky, kx]
+                            for i in range(span):
+                                o[i] += (
+                                    w0 * d0[i]
+                                    + w1 * d1[i]
+                                    + w2 * d2[i]
+                                    + w3 * d3[i]
+                                    + w4 * d4[i]
+                                )
+
+
+@jit(parallel=True)
+def images_to_maps(x, height, width, offset, scale, out):
+    """Image rows into batch-last maps: ``out[c, top+i, left+j, n] = (x[n, (i, j, c)]
+    - offset) * scale`` with the image centred, ``-offset * scale`` elsewhere.
+
+    x : (n, height * width * channels), channels last; out : (channels, field_h,
+    field_w, n), overwritten; offset, scale : scalars of out's dtype.
+    """
+    channels, field_h, field_w, n = out.shape
+    top, left = (field_h - height) // 2, (field_w - width) // 2
+    background = -offset * scale
+    for task in prange(channels * field_h):
+        c = task // field_h
+        row = task - c * field_h
+        out[c, row] = background
+        i = row - top
+        if 0 <= i < height:
+            for j in range(width):
+                o = out[c, row, left + j]
+                column = (i * width + j) * channels + c
+                for k in range(n):
+                    o[k] = (x[k, column] - offset) * scale
