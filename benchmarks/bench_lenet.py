@@ -31,6 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skcnn import LeNet5Classifier
+from skcnn._cli import LENET_RECIPE
 from skcnn.datasets import load_mnist
 
 
@@ -119,9 +120,8 @@ def main(argv=None) -> int:
     # Accuracy: the paper's 20 epochs, with the rate divided by 5 whenever the
     # score on a 10% validation split stalls for two epochs.
     accurate = LeNet5Classifier(
-        max_iter=args.epochs, learning_rate="adaptive", early_stopping=True,
-        n_iter_no_change=2, random_state=0, n_jobs=args.threads,
-    )  # fmt: skip
+        max_iter=args.epochs, **LENET_RECIPE, random_state=0, n_jobs=args.threads
+    )
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

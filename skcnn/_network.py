@@ -513,7 +513,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
     def _train_step(self, X, target, weight):
         """Forward, loss, backward and one optimizer update on one minibatch."""
-        weight_sum = weight.sum()
+        weight_sum = float(weight.sum())
         if weight_sum == 0:
             return 0.0
         out, caches = X, []
@@ -537,7 +537,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             dout, layer_grads = layer.backward(dout, caches[index], params, need_dx)
             for view, layer_grad in zip(grad_views[index], layer_grads, strict=True):
                 view[...] = layer_grad
-        if self.alpha:
+        if self.alpha:  # a Python float keeps the product in the params' dtype
             grad[: len(decayed)] += (self.alpha / weight_sum) * decayed
         self._optimizer.update_params([self._packed], [grad])
         self.t_ += len(X)

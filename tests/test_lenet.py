@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skcnn import LeNet5Classifier
 from skcnn._lenet import input_field
+from skcnn._network import TrainingDivergedError
 from skcnn.datasets import load_digits_images, load_mnist
 from tests.test_layers import numeric_gradient
 
@@ -185,3 +186,23 @@ def test_invalid_hyperparameters_are_rejected():
                    {"batch_size": 0}, {"learning_rate_init": -1.0}):  # fmt: skip
         with pytest.raises(InvalidParameterError):
             LeNet5Classifier(**params).fit(X[:20], y[:20])
+
+
+def test_warm_start_verbose_and_divergence_guard(capsys):
+    X, y = load_digits_images(return_X_y=True, scale=True)
+    X, y = X[:320], y[:320]
+    params = {"random_state": 0, "shuffle": False, "tol": 0, "c5_channels": 20}
+    long = quiet(LeNet5Classifier(max_iter=4, **params), X, y)
+    warm = LeNet5Classifier(max_iter=2, warm_start=True, verbose=1, **params)
+    quiet(warm, X, y)
+    quiet(warm, X, y)
+    np.testing.assert_array_equal(long._packed, warm._packed)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 4 and lines[0].startswith("Iteration 1, loss = ")
+    # relu units overflow (tanh units saturate, and the loss only grows)
+    diverging = LeNet5Classifier(
+        activation="relu", learning_rate_init=1e3, solver="sgd", random_state=0
+    )
+    with np.errstate(all="ignore"), pytest.raises(TrainingDivergedError, match="lear"):
+        diverging.fit(X, y)
+    assert not hasattr(diverging, "params_")
