@@ -4,7 +4,6 @@ from contextlib import ExitStack
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
@@ -19,7 +18,11 @@ from skcnn._layers import (
     ImageInput,
     Pool2D,
 )
-from skcnn._network import BaseNetworkClassifier, document_training
+from skcnn._network import (
+    BaseNetworkClassifier,
+    HiddenFeaturesMixin,
+    document_training,
+)
 
 
 def input_field(height: int, width: int) -> int:
@@ -34,9 +37,7 @@ def input_field(height: int, width: int) -> int:
 
 
 @document_training(lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10")
-class LeNet5Classifier(
-    ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseNetworkClassifier
-):
+class LeNet5Classifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     """LeNet-5 convolutional network (LeCun et al., 1998), numba kernels.
 
     ======  ===========================  =================  ==============
@@ -228,26 +229,6 @@ class LeNet5Classifier(
         stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         return stack
 
-    def transform(self, X):
-        """The F6 features of each image (after the activation).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features) or image array
-            Images.
-
-        Returns
-        -------
-        features : ndarray of shape (n_samples, f6_units)
-            In the estimator's ``dtype`` (float32 by default).
-        """
-        return self._logits(X, n_layers=-1)
-
     @property
     def _n_features_out(self):
         return self.f6_units
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
-        return tags

@@ -5,16 +5,22 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from skcnn._layers import ACTIVATIONS, Activation, Dense
-from skcnn._network import BaseNetworkClassifier, document_training
+from skcnn._network import (
+    BaseNetworkClassifier,
+    HiddenFeaturesMixin,
+    document_training,
+)
 
 
 @document_training(lr="1e-3", max_iter="200", tol="1e-4", n_iter_no_change="10")
-class MLPClassifier(BaseNetworkClassifier):
+class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     """Multilayer perceptron: dense layers with a nonlinearity, softmax output.
 
     The same parameters as scikit-learn's ``MLPClassifier`` where they apply,
     trained by skcnn's shared engine (float32 by default, numba kernels for the
-    activations and the loss, BLAS for the products).
+    activations and the loss, BLAS for the products). :meth:`transform` returns
+    the last hidden layer's activations (the input itself without hidden
+    layers), so the network can feed another estimator in a Pipeline.
 
     Parameters
     ----------
@@ -116,6 +122,10 @@ class MLPClassifier(BaseNetworkClassifier):
         for units in sizes:
             layers += [Dense(units, init_gain=gain), Activation(self.activation)]
         return [*layers, Dense(n_classes, init_gain=gain)]
+
+    @property
+    def _n_features_out(self):
+        return self.params_[-1][0].shape[0]  # the output layer's inputs
 
     @property
     def coefs_(self):

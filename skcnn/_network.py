@@ -14,7 +14,13 @@ from numbers import Integral, Real
 from string import Template
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
@@ -650,6 +656,36 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         X = X.astype(self.dtype, copy=False)
         with parallel_section(self.n_jobs):
             return self._forward(X, n_layers)
+
+
+class HiddenFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
+    """``transform``: the activations of the last hidden layer, as features.
+
+    For a network whose last layer is the dense output layer; subclasses say
+    how many features that gives in ``_n_features_out``. The features are in the
+    estimator's ``dtype``, which the transformer tags declare.
+    """
+
+    def transform(self, X):
+        """The activations of the last hidden layer, as features for another model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or image array
+            Images.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, n_features_out)
+            In the estimator's ``dtype`` (float32 by default); one column per
+            unit of the last hidden layer, named by ``get_feature_names_out``.
+        """
+        return self._logits(X, n_layers=-1)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        return tags
 
 
 TRAINING_PARAMETERS = """\
