@@ -6,7 +6,6 @@ import subprocess
 import sys
 import warnings
 
-import numba
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -30,6 +29,7 @@ from skcnn import (
     LinearSoftmaxClassifier,
     MLPClassifier,
 )
+from skcnn._kernels._jit import resolve_n_threads
 from skcnn.datasets import load_digits_images, load_mnist
 
 _LENET = LeNet5Classifier(
@@ -81,15 +81,17 @@ def _step(estimator):
     return type(estimator).__name__.lower()
 
 
+@pytest.mark.parametrize("kind", ["grid", "randomized"])
 @pytest.mark.parametrize("name", list(CASES))
-def test_search_over_a_pipeline(name, digits):
+def test_search_over_a_pipeline(name, kind, digits):
     X, y, X_test, y_test = digits
     estimator, grid = CASES[name]
     pipe = make_pipeline(MinMaxScaler(), clone(estimator))
     grid = {f"{_step(estimator)}__{key}": values for key, values in grid.items()}
-    if name == "lenet":  # 64 combinations: sample some
+    if kind == "randomized":
         search = RandomizedSearchCV(pipe, grid, n_iter=3, cv=3, random_state=0)
-    else:
+    else:  # LeNet-5's grid has 64 points: search two of its axes
+        grid = dict(list(grid.items())[:2])
         search = GridSearchCV(pipe, grid, cv=3)
     search.fit(X, y)
     assert set(search.best_params_) == set(grid)
@@ -119,7 +121,7 @@ def test_cross_validation_clone_and_nested_set_params(name, digits):
     assert all(hasattr(p, "classes_") for p in fitted)
 
 
-@pytest.mark.parametrize("name", ["linear", "mlp", "lenet"])
+@pytest.mark.parametrize("name", list(CASES))
 def test_learning_and_validation_curves(name, digits):
     X, y, _, _ = digits
     estimator, grid = CASES[name]
@@ -136,12 +138,13 @@ def test_learning_and_validation_curves(name, digits):
 
 
 def _numba_threads(estimator, X, y):
-    """A 'scorer' that reports the worker's numba threads and BLAS threads."""
+    """A 'scorer' reporting, from the worker, the threads skcnn's kernels would
+    use there (``1000 *``) plus BLAS's threads."""
     from threadpoolctl import threadpool_info
 
     blas = max([p["num_threads"] for p in threadpool_info()
                 if p["user_api"] == "blas"], default=1)  # fmt: skip
-    return numba.get_num_threads() * 1000 + blas
+    return resolve_n_threads(estimator.n_jobs) * 1000 + blas
 
 
 def test_parallel_search_does_not_oversubscribe(digits):
@@ -211,3 +214,36 @@ def test_a_fresh_process_loads_and_predicts_from_the_numba_cache(tmp_path, digit
                             text=True, check=True)  # fmt: skip
     misses, hits = map(int, result.stdout.split())
     assert misses == 0 and hits >= 5
+
+
+def test_search_on_a_dask_cluster_equals_the_local_search(digits):
+    """A real LocalCluster (2 worker processes) through joblib's dask backend."""
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_backend
+
+    X, y, _, _ = digits
+    estimator, grid = CASES["lenet"]
+    grid = {"activation": grid["activation"], "pooling": grid["pooling"]}
+
+    def search():
+        return GridSearchCV(clone(estimator), grid, cv=2).fit(X[:300], y[:300])
+
+    local = search()
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True,
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster),
+        parallel_backend("dask"),
+    ):  # fmt: skip
+        remote = search()
+        threads = GridSearchCV(
+            clone(estimator), {"c1_channels": [4, 6]}, cv=2, scoring=_numba_threads
+        ).fit(X[:100], y[:100])
+    assert remote.best_params_ == local.best_params_
+    np.testing.assert_array_equal(
+        remote.cv_results_["mean_test_score"], local.cv_results_["mean_test_score"]
+    )
+    # dask's workers set OMP_NUM_THREADS=1, which skcnn's kernels follow
+    assert np.all(threads.cv_results_["mean_test_score"] // 1000 == 1)

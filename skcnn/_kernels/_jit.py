@@ -99,13 +99,19 @@ def resolve_n_threads(n_jobs) -> int:
     """Translate scikit-learn's ``n_jobs`` into a number of numba threads.
 
     ``None`` keeps numba's current setting for this thread (all cores unless
-    ``NUMBA_NUM_THREADS`` or a joblib worker says otherwise); a positive number is
-    capped at the threads numba started with; ``-1`` means all of them, ``-2`` all
-    but one, and so on.
+    ``NUMBA_NUM_THREADS`` or a joblib worker says otherwise), capped by
+    ``OMP_NUM_THREADS`` when the environment sets it: dask's workers set it to 1,
+    as do joblib's, so that parallel searches do not oversubscribe the cores. A
+    positive number is capped at the threads numba started with; ``-1`` means all
+    of them, ``-2`` all but one, and so on.
     """
     available = numba.config.NUMBA_NUM_THREADS
     if n_jobs is None:
-        return numba.get_num_threads()
+        threads = numba.get_num_threads()
+        budget = os.environ.get("OMP_NUM_THREADS", "").strip()
+        if budget.isdigit() and int(budget) > 0:
+            threads = min(threads, int(budget))
+        return threads
     if n_jobs < 0:
         return max(1, available + 1 + n_jobs)
     return max(1, min(int(n_jobs), available))

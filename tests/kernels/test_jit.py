@@ -89,12 +89,18 @@ def test_writable_install_caches_and_env_switch_disables_it(tmp_path):
     assert cache_kind == "NullCache"
 
 
-def test_resolve_n_threads_follows_sklearn_conventions():
+def test_resolve_n_threads_follows_sklearn_conventions(monkeypatch):
     available = numba.config.NUMBA_NUM_THREADS
     assert resolve_n_threads(1) == 1
     assert resolve_n_threads(-1) == available
     assert resolve_n_threads(-2) == max(1, available - 1)
     assert resolve_n_threads(10 * available) == available
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert resolve_n_threads(None) == numba.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as dask's workers have it
+    assert resolve_n_threads(None) == 1
+    assert resolve_n_threads(-1) == available  # an explicit request wins
+    monkeypatch.setenv("OMP_NUM_THREADS", "not a number")
     assert resolve_n_threads(None) == numba.get_num_threads()
 
 
