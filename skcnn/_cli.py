@@ -1,13 +1,16 @@
 """The ``compare`` command: train and evaluate the estimators on one data set.
 
 ``python -m skcnn compare`` fits each model on the training split, times
-``fit`` and ``predict``, and prints one table row per model.
+``fit`` and ``predict``, and prints one table row per model; ``--plots DIR``
+also writes each model's figures and the table (CSV and Markdown) to DIR.
 """
 
 import argparse
+import csv
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -66,11 +69,13 @@ def compare(
     n_test: int | None = None,
     download: bool = True,
     progress: bool = True,
+    plots=None,
 ) -> list[dict]:
     """Fit and score each model; return one result dict per model.
 
     Each dict has ``model``, ``accuracy``, ``fit_seconds`` and
-    ``predict_seconds``.
+    ``predict_seconds``. With ``plots`` (a folder), each model's figures are
+    written there (see :func:`save_figures`).
     """
     X_train, X_test, y_train, y_test = load_split(dataset, data_home, download)
     X_train, y_train = X_train[:n_train], y_train[:n_train]
@@ -96,6 +101,8 @@ def compare(
                 bar.update(len(predictions[-1]))
         predict_seconds = time.perf_counter() - start
         accuracy = float(np.mean(np.concatenate(predictions) == y_test))
+        if plots is not None:
+            save_figures(name, estimator, X_test, y_test, plots)
         results.append(
             {
                 "model": name,
@@ -105,6 +112,74 @@ def compare(
             }
         )
     return results
+
+
+def save_figures(name: str, estimator, X_test, y_test, folder) -> list[Path]:
+    """Write the pictures of one fitted model to ``folder``; return the paths.
+
+    Every model: its most confident mistakes and its confusion matrix. Then
+    ``knn``: the neighbours of five test images; ``linear``: the class
+    templates; ``linear``, ``mlp``, ``lenet``: the training curves; ``lenet``:
+    the filters of C1 and C3 and the feature maps of the first test image.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    from skcnn import inspection
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    figures = {
+        "mistakes": inspection.MistakesDisplay.from_estimator(
+            estimator, X_test, y_test
+        ),
+        "confusion_matrix": ConfusionMatrixDisplay.from_estimator(
+            estimator, X_test, y_test
+        ),
+    }
+    if name == "knn":
+        figures["neighbors"] = inspection.NeighborsDisplay.from_estimator(
+            estimator, X_test[:5], y_test[:5]
+        )
+    if name == "linear":
+        figures["templates"] = inspection.TemplatesDisplay.from_estimator(estimator)
+    if hasattr(estimator, "loss_curve_"):
+        figures["training_curve"] = inspection.TrainingCurveDisplay.from_estimators(
+            [estimator], names=[name]
+        )
+    if name == "lenet":
+        for layer in ("C1", "C3"):
+            figures[f"filters_{layer.lower()}"] = (
+                inspection.FiltersDisplay.from_estimator(estimator, layer=layer)
+            )
+        figures["feature_maps"] = inspection.FeatureMapsDisplay.from_estimator(
+            estimator, X_test[0]
+        )
+    paths = []
+    for kind, display in figures.items():
+        paths.append(folder / f"{name}_{kind}.png")
+        display.figure_.savefig(paths[-1], dpi=100, bbox_inches="tight")
+        plt.close(display.figure_)
+    return paths
+
+
+def write_tables(results: list[dict], folder) -> None:
+    """Write the results as ``results.csv`` and ``results.md`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    columns = ["model", "accuracy", "fit_seconds", "predict_seconds"]
+    with open(folder / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(results)
+    lines = ["| model | test accuracy | fit (s) | predict (s) |", "|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['model']} | {r['accuracy']:.4f} | {r['fit_seconds']:.2f} "
+                     f"| {r['predict_seconds']:.2f} |")  # fmt: skip
+    (folder / "results.md").write_text("\n".join(lines) + "\n")
 
 
 def format_table(results: list[dict]) -> str:
@@ -147,6 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-download", action="store_true", help="fail instead of downloading"
     )
     cmp.add_argument("--quiet", action="store_true", help="no progress output")
+    cmp.add_argument(
+        "--plots", default=None, metavar="DIR",
+        help="write each model's figures and the table (CSV, Markdown) to DIR "
+        "(needs matplotlib)",
+    )  # fmt: skip
     return parser
 
 
@@ -169,10 +249,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             n_test=args.n_test,
             download=not args.no_download,
             progress=not args.quiet,
+            plots=args.plots,
         )
-    except (FileNotFoundError, ValueError, OSError) as exc:
+    except (FileNotFoundError, ValueError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"dataset: {args.dataset}")
     print(format_table(results))
+    if args.plots is not None:
+        write_tables(results, args.plots)
     return 0

@@ -51,3 +51,22 @@ def test_module_entry_point_runs():
         capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
     assert "knn" in result.stdout
+
+
+def test_compare_plots_writes_figures_and_tables(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "plots"
+    assert main(["compare", "--quiet", "--plots", str(folder)]) == 0
+    names = {path.name for path in folder.iterdir()}
+    for model in ("knn", "linear", "mlp", "lenet"):
+        assert {f"{model}_mistakes.png", f"{model}_confusion_matrix.png"} <= names
+    assert {"knn_neighbors.png", "linear_templates.png", "mlp_training_curve.png",
+            "lenet_filters_c1.png", "lenet_filters_c3.png", "lenet_feature_maps.png",
+            "results.csv", "results.md"} <= names  # fmt: skip
+    rows = (folder / "results.csv").read_text().splitlines()
+    assert rows[0] == "model,accuracy,fit_seconds,predict_seconds"
+    printed = capsys.readouterr().out.splitlines()[3:]
+    for row, line in zip(rows[1:], printed, strict=True):
+        model, accuracy = row.split(",")[:2]
+        assert line.split()[:2] == [model, f"{float(accuracy):.4f}"]
+    assert (folder / "results.md").read_text().count("\n") == 2 + 4

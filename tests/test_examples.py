@@ -1,4 +1,4 @@
-"""Every example runs, in its fast mode, on the real data."""
+"""Every example runs in its fast mode on the real data and writes its output."""
 
 import runpy
 import sys
@@ -8,14 +8,33 @@ import pytest
 
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 
+FIGURES = {
+    "plot_knn.py": ["knn_accuracy_vs_k.png", "knn_neighbors.png", "knn_shift.png"],
+    "plot_linear.py": ["linear_templates.png", "linear_mistakes.png"],
+    "plot_mlp.py": ["mlp_training_curves.png"],
+    "plot_lenet.py": [
+        "lenet_training_curve.png", "lenet_filters_c1.png", "lenet_filters_c3.png",
+        "lenet_feature_maps.png", "lenet_mistakes.png", "lenet_confusion_matrix.png",
+    ],
+    "search_and_compare.py": ["results.md"],
+}  # fmt: skip
+
+
+def test_every_example_is_listed():
+    assert sorted(FIGURES) == [path.name for path in EXAMPLES]
+
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs_fast(path, mnist_home, monkeypatch, capsys):
-    argv = [str(path), "--fast", "--data-home", str(mnist_home)]
+def test_example_runs_fast(path, mnist_home, monkeypatch, tmp_path):
+    pytest.importorskip("matplotlib")
+    argv = [str(path), "--fast", "--data-home", str(mnist_home), "--out", str(tmp_path)]
     monkeypatch.setattr(sys, "argv", argv)
     runpy.run_path(str(path), run_name="__main__")
-    out = capsys.readouterr().out
-    assert "| model |" in out
-    for name in ("KNNImageClassifier", "LinearSoftmaxClassifier", "MLPClassifier",
-                 "LeNet5Classifier"):  # fmt: skip
-        assert f"| {name} | 0." in out
+    for name in FIGURES[path.name]:
+        written = tmp_path / name
+        assert written.is_file() and written.stat().st_size > 200, name
+    if path.name == "search_and_compare.py":
+        table = (tmp_path / "results.md").read_text()
+        for model in ("KNNImageClassifier", "LinearSoftmaxClassifier",
+                      "MLPClassifier", "LeNet5Classifier"):  # fmt: skip
+            assert f"| {model} | 0." in table
