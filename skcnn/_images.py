@@ -186,3 +186,14 @@ def as_float32(X: np.ndarray) -> np.ndarray:
             "(e.g. with a StandardScaler) first."
         )
     return X.astype(np.float32)
+
+
+def as_compute_dtype(X: np.ndarray, dtype) -> np.ndarray:
+    """Cast validated float X to the computing dtype ('float32' or 'float64').
+
+    float32 refuses values it cannot hold (see :func:`as_float32`) instead of
+    turning them into infinities.
+    """
+    if np.dtype(dtype) == np.float32:
+        return as_float32(X).astype(np.float32, copy=False)
+    return X.astype(np.float64, copy=False)

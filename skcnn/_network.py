@@ -30,7 +30,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from tqdm.auto import tqdm
 
 from skcnn._callbacks import CallbackSupportMixin
-from skcnn._images import validate_images
+from skcnn._images import as_compute_dtype, validate_images
 from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 from skcnn._optim import SGD, Adam
@@ -345,7 +345,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         first = not hasattr(self, "params_") or not (incremental or self.warm_start)
         X, y = validate_images(self, X, y, reset=first, dtype=[np.float64, np.float32])
-        X = X.astype(self.dtype, copy=False)
+        X = as_compute_dtype(X, self.dtype)
         check_classification_targets(y)
         if first:
             if incremental and classes is None:
@@ -653,7 +653,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _logits(self, X, n_layers=None):
         check_is_fitted(self)
         X = validate_images(self, X, reset=False, dtype=[np.float64, np.float32])
-        X = X.astype(self.dtype, copy=False)
+        X = as_compute_dtype(X, self.dtype)
         with parallel_section(self.n_jobs):
             return self._forward(X, n_layers)
 

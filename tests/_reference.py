@@ -50,3 +50,26 @@ def pool2d(x, size, stride, mode):
                        col * stride : col * stride + size]  # fmt: skip
             out[:, y, col] = reduce(window, axis=(1, 2))
     return out
+
+
+def pool2d_backward(x, dout, size, stride, mode):
+    """Gradient of sum(pool2d(x) * dout) with respect to x, by loops.
+
+    Max pooling sends each window's gradient to its first maximum (row by row).
+    """
+    dx = np.zeros(x.shape)
+    channels, out_h, out_w, n = dout.shape
+    for c in range(channels):
+        for y in range(out_h):
+            for col in range(out_w):
+                for i in range(n):
+                    rows = slice(y * stride, y * stride + size)
+                    cols = slice(col * stride, col * stride + size)
+                    window = x[c, rows, cols, i]
+                    grad = dout[c, y, col, i]
+                    if mode == "max":
+                        ky, kx = divmod(int(np.argmax(window)), size)
+                        dx[c, y * stride + ky, col * stride + kx, i] += grad
+                    else:
+                        dx[c, rows, cols, i] += grad / size**2
+    return dx

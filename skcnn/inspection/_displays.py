@@ -10,7 +10,7 @@ array of axes. matplotlib is imported only when something is drawn.
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from skcnn._images import validate_images
+from skcnn._images import as_compute_dtype, validate_images
 from skcnn._layers import Activation, Conv2D, Pool2D
 
 
@@ -391,7 +391,7 @@ class FeatureMapsDisplay:
         check_is_fitted(estimator, "layers_")
         X = validate_images(estimator, np.asarray(image)[None], reset=False,
                             dtype=[np.float64, np.float32])  # fmt: skip
-        out, maps, conv = X.astype(estimator.dtype), {}, None
+        out, maps, conv = as_compute_dtype(X, estimator.dtype), {}, None
         names = estimator._layer_names()
         for name, layer, params in zip(names, estimator.layers_, estimator.params_,
                                        strict=True):  # fmt: skip

@@ -18,7 +18,7 @@ from skcnn._kernels._conv import (
     conv_forward,
 )
 from skcnn._kernels._pool import pool_backward, pool_forward
-from tests._reference import conv2d, pool2d
+from tests._reference import conv2d, pool2d, pool2d_backward
 
 
 def _out(n, size, stride):
@@ -180,3 +180,54 @@ def test_max_pool_ties_send_the_gradient_to_the_first_maximum():
     dx = np.empty_like(x)
     pool_backward(x, out, np.full((1, 1, 1, 1), 3.0), 2, 2, True, dx)
     np.testing.assert_array_equal(dx[0, :, :, 0], [[3.0, 0.0], [0.0, 0.0]])
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    channels=st.integers(1, 3),
+    n=st.integers(1, 6),
+    size=st.integers(1, 4),
+    stride=st.integers(1, 3),
+    extra=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    use_max=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_pool_kernels_any_geometry(channels, n, size, stride, extra, use_max, seed):
+    rng = np.random.default_rng(seed)
+    in_h, in_w = size + stride * extra[0], size + stride * extra[1]
+    x = rng.standard_normal((channels, in_h, in_w, n))
+    shape = (channels, extra[0] + 1, extra[1] + 1, n)
+    out = np.empty(shape)
+    pool_forward(x, size, stride, use_max, out)
+    mode = "max" if use_max else "avg"
+    np.testing.assert_allclose(out, pool2d(x, size, stride, mode), rtol=1e-13)
+    dout = rng.standard_normal(shape)
+    dx = np.full_like(x, np.nan)
+    pool_backward(x, out, dout, size, stride, use_max, dx)
+    expected = pool2d_backward(x, dout, size, stride, mode)
+    np.testing.assert_allclose(dx, expected, rtol=1e-12, atol=1e-14)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    in_c=st.integers(1, 3),
+    n=st.integers(1, 4),
+    n_filters=st.integers(1, 7),
+    size=st.integers(1, 3),
+    stride=st.integers(1, 2),
+    extra=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_conv_backward_any_geometry(in_c, n, n_filters, size, stride, extra, seed):
+    rng = np.random.default_rng(seed)
+    side = size + stride * extra
+    x, weight, bias, shape = _conv_case(rng, in_c, side, side, n, n_filters, size,
+                                        stride)  # fmt: skip
+    dout = rng.standard_normal(shape)
+    dweight, dbias = np.empty_like(weight), np.empty_like(bias)
+    conv_backward_weight(x, dout, stride, dweight, dbias)
+    dx = np.full_like(x, np.nan)
+    conv_backward_input(dout, weight, stride, dx)
+    ref_dweight, ref_dx = _adjoints(x, weight, stride, dout)
+    np.testing.assert_allclose(dweight, ref_dweight, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-12)

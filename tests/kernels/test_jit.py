@@ -27,6 +27,8 @@ PROBE = textwrap.dedent(
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (40, 16), dtype=np.uint8)
     clf = KNNImageClassifier(1, metric="l1").fit(X, np.arange(40) % 2)
+    net = skcnn.LeNet5Classifier(2, 2, 2, 2, max_iter=1).fit(X / 255, np.arange(40) % 2)
+    assert net.predict(X / 255).shape == (40,)
     print(type(l1_neighbors._cache).__name__, clf.score(X, np.arange(40) % 2))
     """
 )
