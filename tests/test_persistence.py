@@ -68,3 +68,33 @@ def test_joblib_round_trip_with_memory_mapping(estimator, digits, tmp_path):
     if hasattr(loaded, "partial_fit"):  # and training can continue from them
         loaded.partial_fit(X, y)
         assert loaded.n_iter_ == fitted.n_iter_ + 1
+
+
+def test_skcnn_io_round_trip_and_clear_errors_for_bad_files(digits, tmp_path):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from skcnn.io import ModelFileError, load, save
+
+    X, y, X_test = digits
+    pipe = _fit(make_pipeline(MinMaxScaler(), LeNet5Classifier(max_iter=1)), X, y)
+    path = save(pipe, tmp_path / "pipe.skops")
+    np.testing.assert_array_equal(load(path).predict_proba(X_test),
+                                  pipe.predict_proba(X_test))  # fmt: skip
+
+    truncated = tmp_path / "truncated.skops"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    garbage = tmp_path / "garbage.skops"
+    garbage.write_bytes(b"not a model" * 100)
+    for bad in (truncated, garbage, tmp_path / "missing.skops"):
+        with pytest.raises(ModelFileError, match=str(bad.name)):
+            load(bad)
+
+    foreign = tmp_path / "foreign.skops"
+    sio.dump({"model": pipe, "extra": _Foreign()}, foreign)
+    with pytest.raises(ModelFileError, match=r"foreign.skops.*_Foreign"):
+        load(foreign)
+
+
+class _Foreign:
+    """A type no loader should trust unasked."""
