@@ -535,16 +535,20 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         ) / weight_sum
         grad = np.empty_like(self._packed)
         grad_views = _views(grad, self.params_)
+        decay = self.alpha / weight_sum  # a Python float: products keep the dtype
         # no layer before the first trainable one needs a gradient
         first = next(i for i, params in enumerate(self.params_) if params)
         for index in range(len(self.layers_) - 1, first - 1, -1):
             layer, params = self.layers_[index], self.params_[index]
             need_dx = index > first
             dout, layer_grads = layer.backward(dout, caches[index], params, need_dx)
-            for view, layer_grad in zip(grad_views[index], layer_grads, strict=True):
-                view[...] = layer_grad
-        if self.alpha:  # a Python float keeps the product in the params' dtype
-            grad[: len(decayed)] += (self.alpha / weight_sum) * decayed
+            views = grad_views[index]
+            for param, view, layer_grad in zip(params, views, layer_grads, strict=True):
+                if param.ndim > 1 and decay:  # the L2 term, without a temporary
+                    np.multiply(param, decay, out=view)
+                    view += layer_grad
+                else:
+                    view[...] = layer_grad
         self._optimizer.update_params([self._packed], [grad])
         self.t_ += len(X)
         return loss
