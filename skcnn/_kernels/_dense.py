@@ -74,13 +74,14 @@ def softmax_cross_entropy(logits, target, weight, scale, dlogits, losses):
         for c in range(1, n_classes):
             top = max(top, logits[i, c])
         total = 0.0
-        for c in range(n_classes):
-            total += np.exp(np.float64(logits[i, c] - top))
-        log_total = np.log(total)
-        losses[i] = weight[i] * (log_total - (logits[i, target[i]] - top))
+        for c in range(n_classes):  # exp once: kept in dlogits until normalised
+            e = np.exp(np.float64(logits[i, c] - top))
+            dlogits[i, c] = e
+            total += e
+        losses[i] = weight[i] * (np.log(total) - (logits[i, target[i]] - top))
         factor = scale * weight[i]
         for c in range(n_classes):
-            p = np.exp(np.float64(logits[i, c] - top) - log_total)
+            p = dlogits[i, c] / total
             dlogits[i, c] = factor * (p - (1.0 if c == target[i] else 0.0))
 
 
