@@ -8,10 +8,11 @@ a whole output row (``out_w * n_samples`` values); with a larger stride, one
 output pixel (``n_samples`` values).
 
 The three kernels share one inner step: five products summed into the span at a
-time (five taps of a filter, or five filters for the input gradient). One load
-and one store of the accumulator per five fused multiply-adds keeps the loop
-bound by arithmetic instead of by stores; taps left over (the tap count modulo
-five) are added one by one.
+time (five taps of a filter — for two filters at once in the forward pass — or
+five filters for the input gradient). One load and one store of the
+accumulator per five fused multiply-adds keeps the loop bound by arithmetic
+instead of by stores; taps left over (the tap count modulo five) are added one
+by one.
 
 Inputs arrive zero-padded by the caller (the layer), C-contiguous, in one float
 dtype; nothing is validated here. Each thread owns whole rows of the output, and
@@ -23,9 +24,6 @@ import numpy as np
 from numba import prange
 
 from skcnn._kernels._jit import jit
-
-_FILTER_BLOCK = 4
-"""Filters that one task of :func:`conv_forward` computes together."""
 
 
 @jit
@@ -55,6 +53,9 @@ def conv_forward(x, weight, bias, stride, out):
 
     x : (in_c, in_h, in_w, n), padded; weight : (n_filters, in_c, size, size);
     bias : (n_filters,); out : (n_filters, out_h, out_w, n), overwritten.
+    Each task owns one output row of two filters: every five input values
+    loaded feed ten products, summed in a local buffer (a lone last filter is
+    computed twice, into the same row).
     """
     in_c, in_h, in_w, n = x.shape
     n_filters, _, size, _ = weight.shape
@@ -63,40 +64,34 @@ def conv_forward(x, weight, bias, stride, out):
     taps, whole = offsets.shape[0], offsets.shape[0] - offsets.shape[0] % 5
     flat, w = x.reshape(-1), weight.reshape(n_filters, taps)
     span, n_spans = _span(stride, out_w, n)
-    n_blocks = (n_filters + _FILTER_BLOCK - 1) // _FILTER_BLOCK
-    for task in prange(out_h * n_blocks):
-        y = task // n_blocks
-        block = task - y * n_blocks
-        first = block * _FILTER_BLOCK
-        last = min(first + _FILTER_BLOCK, n_filters)
+    n_pairs = (n_filters + 1) // 2
+    for task in prange(out_h * n_pairs):
+        y = task // n_pairs
+        f = 2 * (task - y * n_pairs)
+        g = min(f + 1, n_filters - 1)
         for s in range(n_spans):
             base = (y * in_w + s) * stride * n
-            for f in range(first, last):
-                out[f, y].reshape(-1)[s * span : (s + 1) * span] = bias[f]
-            # five input segments meet the block's filters while in L1
+            acc_f = np.full(span, bias[f], out.dtype)
+            acc_g = np.full(span, bias[g], out.dtype)
             for t in range(0, whole, 5):
                 x0 = flat[base + offsets[t] :]
                 x1, x2 = flat[base + offsets[t + 1] :], flat[base + offsets[t + 2] :]
                 x3, x4 = flat[base + offsets[t + 3] :], flat[base + offsets[t + 4] :]
-                for f in range(first, last):
-                    o = out[f, y].reshape(-1)[s * span : (s + 1) * span]
-                    w0, w1, w2 = w[f, t], w[f, t + 1], w[f, t + 2]
-                    w3, w4 = w[f, t + 3], w[f, t + 4]
-                    for i in range(span):
-                        o[i] += (
-                            w0 * x0[i]
-                            + w1 * x1[i]
-                            + w2 * x2[i]
-                            + w3 * x3[i]
-                            + w4 * x4[i]
-                        )
+                a0, a1, a2 = w[f, t], w[f, t + 1], w[f, t + 2]
+                a3, a4 = w[f, t + 3], w[f, t + 4]
+                b0, b1, b2 = w[g, t], w[g, t + 1], w[g, t + 2]
+                b3, b4 = w[g, t + 3], w[g, t + 4]
+                for i in range(span):
+                    v0, v1, v2, v3, v4 = x0[i], x1[i], x2[i], x3[i], x4[i]
+                    acc_f[i] += a0 * v0 + a1 * v1 + a2 * v2 + a3 * v3 + a4 * v4
+                    acc_g[i] += b0 * v0 + b1 * v1 + b2 * v2 + b3 * v3 + b4 * v4
             for t in range(whole, taps):
-                x0 = flat[base + offsets[t] :]
-                for f in range(first, last):
-                    o = out[f, y].reshape(-1)[s * span : (s + 1) * span]
-                    w0 = w[f, t]
-                    for i in range(span):
-                        o[i] += w0 * x0[i]
+                x0, a0, b0 = flat[base + offsets[t] :], w[f, t], w[g, t]
+                for i in range(span):
+                    acc_f[i] += a0 * x0[i]
+                    acc_g[i] += b0 * x0[i]
+            out[f, y].reshape(-1)[s * span : (s + 1) * span] = acc_f
+            out[g, y].reshape(-1)[s * span : (s + 1) * span] = acc_g
 
 
 @jit(parallel=True)
