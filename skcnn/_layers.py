@@ -148,13 +148,14 @@ class Activation:
         return dout, []
 
 
-def output_size(layer: str, n: int, size: int, stride: int, padding: int) -> int:
+def output_size(layer, n: int, size: int, stride: int, padding: int) -> int:
     """``(n - size + 2 * padding) / stride + 1``, or a ValueError showing why not.
 
     Parameters
     ----------
-    layer : str
-        Name of the layer, for the message.
+    layer : object
+        The layer (or its name), named in the message; formatted only on error,
+        since every forward pass computes its output size.
     n, size, stride, padding : int
         Input size, window size, step and zero padding along one axis.
 
@@ -164,18 +165,18 @@ def output_size(layer: str, n: int, size: int, stride: int, padding: int) -> int
         The output size along that axis.
     """
     span = n - size + 2 * padding
-    formula = f"({n} - {size} + 2*{padding}) / {stride} + 1"
+    if span >= 0 and span % stride == 0:
+        return span // stride + 1
+    formula = f"({n} - {size} + 2*{padding}) / {stride} + 1 = {span / stride + 1:g}"
     if span < 0:
         raise ValueError(
             f"{layer}: a window of {size} does not fit an input of {n} with "
-            f"padding {padding}: {formula} = {span / stride + 1:g} < 1."
+            f"padding {padding}: {formula} < 1."
         )
-    if span % stride:
-        raise ValueError(
-            f"{layer}: the output size {formula} = {span / stride + 1:g} is not a "
-            "whole number; change the stride, the padding or the input size."
-        )
-    return span // stride + 1
+    raise ValueError(
+        f"{layer}: the output size {formula} is not a whole number; change the "
+        "stride, the padding or the input size."
+    )
 
 
 class ImageInput:
@@ -283,8 +284,8 @@ class Conv2D:
         geometry = self.size, self.stride, self.padding
         return (
             self.n_filters,
-            output_size(repr(self), height, *geometry),
-            output_size(repr(self), width, *geometry),
+            output_size(self, height, *geometry),
+            output_size(self, width, *geometry),
         )
 
     def n_params(self, in_shape: tuple) -> int:
@@ -359,8 +360,8 @@ class Pool2D:
         geometry = self.size, self._stride, 0
         return (
             channels,
-            output_size(repr(self), height, *geometry),
-            output_size(repr(self), width, *geometry),
+            output_size(self, height, *geometry),
+            output_size(self, width, *geometry),
         )
 
     def n_params(self, in_shape: tuple) -> int:
