@@ -1,13 +1,17 @@
-"""GFLOP/s of each LeNet-5 layer's kernels in a training step (batch of 64).
+"""GFLOP/s of the convolution kernels in a training step (batch of 64).
 
-Times the forward pass, the weight gradient and the input gradient of C1, C3
-and C5 (MNIST geometry), and the pooling kernels, on float32 data in the
-batch-last layout the estimator uses, with all of numba's threads. A
-multiply-add counts as 2 FLOP. For scale: the fastest numba loop we have on this
-2-core machine, the k-NN dot-product kernel, runs at about 155 GFLOP/s (LLVM
-emits 256-bit FMAs through numba). Run::
+Times the forward pass, the weight gradient and the input gradient of LeNet-5's
+C1, C3 and C5 (MNIST geometry) and of the two wide layers of the benchmark
+ConvNet (conv1: 1->32 filters 5x5 on a 28x28 image padded to 32x32; conv2:
+32->64 filters 5x5 on 14x14 padded to 18x18), and the pooling kernels, on
+float32 data in the batch-last layout the estimator uses, with all of numba's
+threads and BLAS held to one thread, as in training. A multiply-add counts as
+2 FLOP. Each figure is the minimum over ``--repeats`` timed rounds, and is
+compared with the machine's sgemm bound, measured first with numpy's float32
+matmul (2048 x 2048) on as many threads. Run::
 
-    python benchmarks/bench_conv.py [--batch 64] [--repeats 300]
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+        python benchmarks/bench_conv.py [--batch 64] [--repeats 200] [--layers conv2]
 """
 
 import argparse
@@ -16,6 +20,7 @@ import time
 
 import numba
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from skcnn._kernels._conv import (
     conv_backward_input,
@@ -24,65 +29,113 @@ from skcnn._kernels._conv import (
 )
 from skcnn._kernels._pool import pool_backward, pool_forward
 
-LAYERS = {  # name: (in_c, in_size, n_filters, size)
+LAYERS = {  # name: (in_c, padded in_size, n_filters, size)
     "C1": (1, 32, 6, 5),
     "C3": (6, 14, 16, 5),
     "C5": (16, 5, 120, 5),
+    "conv1": (1, 32, 32, 5),
+    "conv2": (32, 18, 64, 5),
 }
 POOLS = {"S2": (6, 28), "S4": (16, 10)}  # name: (channels, in_size)
 
 
-def seconds(kernel, args, repeats):
+def cpu_description() -> str:
+    """CPU model and its widest vector extension, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    vector = ", ".join(
+        f"{f}: {'yes' if f in flags else 'no'}" for f in ("avx2", "avx512f")
+    )
+    return f"{model} ({vector})"
+
+
+def best_seconds(kernel, args, repeats, rounds=1):
+    """Minimum over ``repeats`` timings of ``rounds`` calls, after one warm call."""
     kernel(*args)
-    start = time.perf_counter()
+    best = float("inf")
     for _ in range(repeats):
-        kernel(*args)
-    return (time.perf_counter() - start) / repeats
+        start = time.perf_counter()
+        for _ in range(rounds):
+            kernel(*args)
+        best = min(best, (time.perf_counter() - start) / rounds)
+    return best
+
+
+def sgemm_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
+    """numpy float32 matmul GFLOP/s on ``threads`` BLAS threads."""
+    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
+    with threadpool_limits(threads, "blas"):
+        seconds = best_seconds(np.matmul, (a, a), repeats)
+    return 2 * size**3 / seconds / 1e9
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=200)
+    parser.add_argument(
+        "--layers", nargs="+", choices=[*LAYERS, *POOLS], default=[*LAYERS, *POOLS]
+    )
     args = parser.parse_args(argv)
-    n, rng = args.batch, np.random.default_rng(0)
-    print(f"batch {n}, {numba.get_num_threads()} numba threads")
-    print(f"{'layer':<6}{'kernel':<16}{'µs':>9}{'GFLOP/s':>10}")
+    n, rng, threads = args.batch, np.random.default_rng(0), numba.get_num_threads()
+    bound = sgemm_gflops(threads)
+    print(cpu_description())
+    print(f"batch {n}, {threads} numba threads, BLAS held to 1 thread in kernels")
+    print(f"sgemm bound (numpy float32 2048^2 matmul, {threads} threads): {bound:.1f}")
+    print(f"{'layer':<7}{'kernel':<14}{'µs':>9}{'GFLOP/s':>10}{'of sgemm':>10}")
     total = 0.0
-    for name, (in_c, size_in, n_filters, size) in LAYERS.items():
-        out_size = size_in - size + 1
-        x = rng.standard_normal((in_c, size_in, size_in, n)).astype(np.float32)
-        weight = rng.standard_normal((n_filters, in_c, size, size)).astype(np.float32)
-        bias = np.zeros(n_filters, np.float32)
-        out = np.empty((n_filters, out_size, out_size, n), np.float32)
-        dweight, dbias, dx = (
-            np.empty_like(weight),
-            np.empty_like(bias),
-            np.empty_like(x),
-        )
-        flop = 2 * out.size * in_c * size * size
-        kernels = {
-            "forward": (conv_forward, (x, weight, bias, 1, out)),
-            "weight grad": (conv_backward_weight, (x, out, 1, dweight, dbias)),
-            "input grad": (conv_backward_input, (out, weight, 1, dx)),
-        }
-        for kernel, call in kernels.items():
-            if name == "C1" and kernel == "input grad":
-                continue  # the first layer needs no input gradient
-            s = seconds(*call, args.repeats)
-            total += s
-            print(f"{name:<6}{kernel:<16}{s * 1e6:9.1f}{flop / s / 1e9:10.1f}")
-    for name, (channels, size_in) in POOLS.items():
-        x = rng.standard_normal((channels, size_in, size_in, n)).astype(np.float32)
-        out = np.empty((channels, size_in // 2, size_in // 2, n), np.float32)
-        dx = np.empty_like(x)
-        for kernel, call in {
-            "avg forward": (pool_forward, (x, 2, 2, False, out)),
-            "avg backward": (pool_backward, (x, out, out, 2, 2, False, dx)),
-        }.items():
-            s = seconds(*call, args.repeats)
-            total += s
-            print(f"{name:<6}{kernel:<16}{s * 1e6:9.1f}{'':>10}")
+    with threadpool_limits(1, "blas"):
+        for name in args.layers:
+            if name not in LAYERS:
+                continue
+            in_c, size_in, n_filters, size = LAYERS[name]
+            out_size = size_in - size + 1
+            x = rng.standard_normal((in_c, size_in, size_in, n)).astype(np.float32)
+            shape = (n_filters, in_c, size, size)
+            weight = rng.standard_normal(shape).astype(np.float32)
+            bias = np.zeros(n_filters, np.float32)
+            out = np.empty((n_filters, out_size, out_size, n), np.float32)
+            dweight, dbias = np.empty_like(weight), np.empty_like(bias)
+            dx = np.empty_like(x)
+            flop = 2 * out.size * in_c * size * size
+            kernels = {
+                "forward": (conv_forward, (x, weight, bias, 1, out)),
+                "weight grad": (conv_backward_weight, (x, out, 1, dweight, dbias)),
+                "input grad": (conv_backward_input, (out, weight, 1, dx)),
+            }
+            for kernel, call in kernels.items():
+                if name in ("C1", "conv1") and kernel == "input grad":
+                    continue  # a first layer needs no input gradient
+                s = best_seconds(*call, args.repeats)
+                total += s
+                rate = flop / s / 1e9
+                print(
+                    f"{name:<7}{kernel:<14}{s * 1e6:9.1f}{rate:10.1f}"
+                    f"{rate / bound:10.0%}"
+                )
+        for name in args.layers:
+            if name not in POOLS:
+                continue
+            channels, size_in = POOLS[name]
+            x = rng.standard_normal((channels, size_in, size_in, n)).astype(np.float32)
+            out = np.empty((channels, size_in // 2, size_in // 2, n), np.float32)
+            dx = np.empty_like(x)
+            for kernel, call in {
+                "avg forward": (pool_forward, (x, 2, 2, False, out)),
+                "avg backward": (pool_backward, (x, out, out, 2, 2, False, dx)),
+            }.items():
+                s = best_seconds(*call, args.repeats)
+                total += s
+                print(f"{name:<7}{kernel:<14}{s * 1e6:9.1f}{'':>10}")
     print(f"total of these kernels per training step: {total * 1e3:.2f} ms")
     return 0
 

@@ -14,6 +14,16 @@ accumulator per five fused multiply-adds keeps the loop bound by arithmetic
 instead of by stores; taps left over (the tap count modulo five) are added one
 by one.
 
+For wide layers (stride 1, many filters, a deep ``in_c * size**2`` reduction,
+e.g. 32 -> 64 filters 5x5) the two backward functions pick other kernels, in
+plain Python (:func:`_is_wide`); the forward kernel serves every layer. The
+weight gradient becomes a register tile of two filters x five taps, dot
+products over whole output rows. The input gradient becomes, per output row and
+chunk of lanes, one small single-threaded sgemm (numba's ``np.dot``: BLAS must
+be held to one thread around it, e.g. ``threadpool_limits(1, "blas")``) whose
+columns are added back tap by tap: with stride 1 each tap of an output row is a
+contiguous slice of the input.
+
 Inputs arrive zero-padded by the caller (the layer), C-contiguous, in one float
 dtype; nothing is validated here. Each thread owns whole rows of the output, and
 every sum runs in a fixed order, so results do not depend on the thread count;
@@ -21,9 +31,13 @@ and each sample's arithmetic is the same wherever it sits in the batch.
 """
 
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (see below)
 from numba import prange
 
 from skcnn._kernels._jit import jit
+
+# numba's np.dot calls scipy's BLAS, loaded lazily on the first call; importing it
+# here lets threadpool_limits(1, "blas") see, and limit, that BLAS from the start.
 
 
 @jit
@@ -95,7 +109,7 @@ def conv_forward(x, weight, bias, stride, out):
 
 
 @jit(parallel=True)
-def conv_backward_weight(x, dout, stride, dweight, dbias):
+def _backward_weight_direct(x, dout, stride, dweight, dbias):
     """``dweight[f,c,ky,kx] = sum_{y,x,n} dout[f,y,x] x[c,y*s+ky,x*s+kx]``, ``dbias``.
 
     x : (in_c, in_h, in_w, n), padded as in the forward pass;
@@ -144,7 +158,7 @@ def conv_backward_weight(x, dout, stride, dweight, dbias):
 
 
 @jit(parallel=True)
-def conv_backward_input(dout, weight, stride, dx):
+def _backward_input_direct(dout, weight, stride, dx):
     """``dx[c, y*s+ky, x*s+kx] += sum_f weight[f,c,ky,kx] * dout[f, y, x]``.
 
     dout : (n_filters, out_h, out_w, n); weight : (n_filters, in_c, size, size);
@@ -195,6 +209,117 @@ def conv_backward_input(dout, weight, stride, dx):
                                 )
 
 
+@jit
+def _scatter_add(columns, base, offsets, flat):
+    """``flat[base + offsets[t] :][:width] += columns[t]``, tap by tap in order.
+
+    columns : (taps, width); flat : a flattened batch-last gradient, updated.
+    """
+    width = columns.shape[1]
+    for t in range(columns.shape[0]):
+        target = flat[base + offsets[t] : base + offsets[t] + width]
+        for i in range(width):
+            target[i] += columns[t, i]
+
+
+@jit
+def _rows(dout, y, start, rows):
+    """``rows[f] = dout[f, y].reshape(-1)[start:][:width]``: one span per filter."""
+    for f in range(rows.shape[0]):
+        rows[f] = dout[f, y].reshape(-1)[start : start + rows.shape[1]]
+
+
+@jit
+def _dots_2x5(d0, d1, flat, base, offsets, t):
+    """Dot products of two dout spans with the input spans of taps ``t..t+4``.
+
+    Tap ``t+k`` reads ``flat[base + offsets[t+k]:]`` (past the last tap, the
+    last tap again). Ten accumulators share every load: the register tile.
+    """
+    last = offsets.shape[0] - 1
+    x0 = flat[base + offsets[t] :]
+    x1 = flat[base + offsets[min(t + 1, last)] :]
+    x2 = flat[base + offsets[min(t + 2, last)] :]
+    x3 = flat[base + offsets[min(t + 3, last)] :]
+    x4 = flat[base + offsets[min(t + 4, last)] :]
+    zero = d0.dtype.type(0)
+    a0 = a1 = a2 = a3 = a4 = b0 = b1 = b2 = b3 = b4 = zero
+    for i in range(d0.shape[0]):
+        g, h = d0[i], d1[i]
+        v0, v1, v2, v3, v4 = x0[i], x1[i], x2[i], x3[i], x4[i]
+        a0 += g * v0
+        a1 += g * v1
+        a2 += g * v2
+        a3 += g * v3
+        a4 += g * v4
+        b0 += h * v0
+        b1 += h * v1
+        b2 += h * v2
+        b3 += h * v3
+        b4 += h * v4
+    return (a0, a1, a2, a3, a4), (b0, b1, b2, b3, b4)
+
+
+@jit(parallel=True)
+def _backward_weight_tiles(x, dout, dweight, dbias):
+    """:func:`conv_backward_weight` with stride 1, two filters x five taps a tile.
+
+    Each task owns two filters (a lone last one is computed twice); for each
+    group of five taps, ``dweight[f, t] = sum_y dot(dout[f, y], x_y[t])`` with
+    the dot products over whole output rows, summed over ``y`` in order.
+    """
+    in_c, in_h, in_w, n = x.shape
+    n_filters, _, size, _ = dweight.shape
+    out_h, span = dout.shape[1], dout.shape[2] * n
+    offsets = _tap_offsets(in_c, in_h, in_w, size, n)
+    taps, flat = offsets.shape[0], x.reshape(-1)
+    dw = dweight.reshape(n_filters, taps)
+    for task in prange((n_filters + 1) // 2):
+        f, g = 2 * task, min(2 * task + 1, n_filters - 1)
+        df, dg = dout[f].reshape(out_h, span), dout[g].reshape(out_h, span)
+        for t in range(0, taps, 5):
+            sum_f, sum_g = np.zeros(5, dweight.dtype), np.zeros(5, dweight.dtype)
+            for y in range(out_h):
+                a, b = _dots_2x5(df[y], dg[y], flat, y * in_w * n, offsets, t)
+                for k in range(5):
+                    sum_f[k] += a[k]
+                    sum_g[k] += b[k]
+            for k in range(min(5, taps - t)):
+                dw[f, t + k], dw[g, t + k] = sum_f[k], sum_g[k]
+        for h in (f, g):
+            total = dbias.dtype.type(0)
+            for value in dout[h].reshape(-1):
+                total += value
+            dbias[h] = total
+
+
+@jit(parallel=True)
+def _backward_input_gemm(dout, weight, block, chunk, dx):
+    """:func:`conv_backward_input` with stride 1 as sgemm and col2im.
+
+    Each task owns ``block`` input channels (``block`` divides ``in_c``): for
+    each output row and chunk of lanes, ``columns = weight[:, own].T (taps,
+    n_filters) @ dout[:, y, chunk]`` and ``dx[tap slices] += columns``, in order.
+    """
+    in_c, in_h, in_w, n = dx.shape
+    n_filters, _, size, _ = weight.shape
+    out_h, span = dout.shape[1], dout.shape[2] * n
+    offsets = _tap_offsets(block, in_h, in_w, size, n)
+    own = offsets.shape[0]
+    w = weight.reshape(n_filters, in_c * size * size).T.copy()
+    w_blocks = w.reshape(in_c // block, own, n_filters)
+    dx_blocks = dx.reshape(in_c // block, block * in_h * in_w * n)
+    for b in prange(in_c // block):
+        target = dx_blocks[b]
+        target[:] = 0
+        for y in range(out_h):
+            for start in range(0, span, chunk):
+                rows = np.empty((n_filters, min(chunk, span - start)), dx.dtype)
+                _rows(dout, y, start, rows)
+                columns = np.dot(w_blocks[b], rows)
+                _scatter_add(columns, y * in_w * n + start, offsets, target)
+
+
 @jit(parallel=True)
 def images_to_maps(x, height, width, offset, scale, out):
     """Image rows into batch-last maps: ``out[c, top+i, left+j, n] = (x[n, (i, j, c)]
@@ -217,3 +342,53 @@ def images_to_maps(x, height, width, offset, scale, out):
                 column = (i * width + j) * channels + c
                 for k in range(n):
                     o[k] = (x[k, column] - offset) * scale
+
+
+def _is_wide(in_c, n_filters, size, stride, out_h):
+    """Whether a layer is wide enough for the sgemm and tile kernels.
+
+    They need stride 1, a deep reduction (``in_c * size**2`` taps) and many
+    filters to pay for their copies, and several output rows to share between
+    threads; the direct kernels are faster for LeNet-5's narrow layers
+    (``benchmarks/bench_conv.py`` measures both).
+    """
+    return stride == 1 and n_filters >= 32 and in_c * size * size >= 200 and out_h >= 4
+
+
+def _channel_block(in_c):
+    """Input channels per task of the sgemm input gradient (0: use the direct one)."""
+    for block in (16, 8, 4):
+        if in_c % block == 0 and in_c // block >= 2:
+            return block
+    return 0
+
+
+_CHUNK = 448
+"""Lanes per sgemm of the input gradient (7 output pixels x 64 samples)."""
+
+
+def conv_backward_weight(x, dout, stride, dweight, dbias):
+    """``dweight[f,c,ky,kx] = sum_{y,x,n} dout[f,y,x] x[c,y*s+ky,x*s+kx]``, ``dbias``.
+
+    Shapes as in :func:`_backward_weight_direct`; wide layers run
+    :func:`_backward_weight_tiles`.
+    """
+    n_filters, in_c, size, _ = dweight.shape
+    if _is_wide(in_c, n_filters, size, stride, dout.shape[1]):
+        _backward_weight_tiles(x, dout, dweight, dbias)
+    else:
+        _backward_weight_direct(x, dout, stride, dweight, dbias)
+
+
+def conv_backward_input(dout, weight, stride, dx):
+    """``dx[c, y*s+ky, x*s+kx] += sum_f weight[f,c,ky,kx] * dout[f, y, x]``.
+
+    Shapes as in :func:`_backward_input_direct`; wide layers whose channels
+    split into blocks run :func:`_backward_input_gemm` (BLAS held to one thread).
+    """
+    n_filters, in_c, size, _ = weight.shape
+    block = _channel_block(in_c)
+    if block and _is_wide(in_c, n_filters, size, stride, dout.shape[1]):
+        _backward_input_gemm(dout, weight, block, _CHUNK, dx)
+    else:
+        _backward_input_direct(dout, weight, stride, dx)

@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from threadpoolctl import threadpool_limits
 
 from skcnn._kernels._conv import (
+    _channel_block,
+    _is_wide,
     conv_backward_input,
     conv_backward_weight,
     conv_forward,
@@ -144,6 +147,84 @@ def test_same_bits_for_any_thread_count_and_batch_position():
     half = np.ascontiguousarray(x[..., 64:])
     out = _run_conv(half, weight, bias, 1, (*shape[:3], 64))
     np.testing.assert_array_equal(out, results[0][0][..., 64:])
+
+
+def _stride1_adjoints(x, weight, dout):
+    """Reference gradients for stride 1, one tap (ky, kx) at a time by einsum."""
+    size, (_, out_h, out_w, _) = weight.shape[2], dout.shape
+    dweight, dx = np.zeros_like(weight), np.zeros_like(x)
+    for ky in range(size):
+        for kx in range(size):
+            window = (slice(None), slice(ky, ky + out_h), slice(kx, kx + out_w))
+            dweight[:, :, ky, kx] = np.einsum("fyxn,cyxn->fc", dout, x[window])
+            dx[window] += np.einsum("fc,fyxn->cyxn", weight[:, :, ky, kx], dout)
+    return dweight, dx
+
+
+def test_layer_geometry_picks_the_kernels():
+    """LeNet-5's layers and a first layer stay direct; a wide conv2 does not."""
+    for in_c, n_filters, out_h in [(1, 6, 28), (6, 16, 10), (16, 120, 1), (1, 32, 28)]:
+        assert not _is_wide(in_c, n_filters, 5, 1, out_h)
+    assert _is_wide(32, 64, 5, 1, 14) and _channel_block(32) == 16
+    assert not _is_wide(32, 64, 5, 2, 7)
+    assert _channel_block(12) == 4 and _channel_block(10) == 0
+
+
+@pytest.mark.parametrize(
+    "in_c, in_h, in_w, n, n_filters, size",
+    [
+        (16, 9, 9, 3, 32, 5),  # conv2-like: two blocks of 8 channels
+        (12, 8, 10, 2, 33, 5),  # blocks of 4, a lone last filter, non-square
+        (10, 8, 8, 1, 40, 5),  # no channel block: direct input gradient
+        (24, 6, 7, 2, 32, 3),  # 216 taps: a short last group of five
+    ],
+)
+def test_wide_kernels_match_reference(in_c, in_h, in_w, n, n_filters, size):
+    assert _is_wide(in_c, n_filters, size, 1, in_h - size + 1)
+    rng = np.random.default_rng(in_c + n_filters)
+    x, weight, bias, shape = _conv_case(rng, in_c, in_h, in_w, n, n_filters, size, 1)
+    dout = rng.standard_normal(shape)
+    x, weight, bias, dout = _readonly(x, weight, bias, dout)
+    with threadpool_limits(1, "blas"):
+        out = _run_conv(x, weight, bias, 1, shape)
+        dweight, dbias = np.full_like(weight, np.nan), np.full_like(bias, np.nan)
+        conv_backward_weight(x, dout, 1, dweight, dbias)
+        dx = np.full_like(x, np.nan)  # every element must be written
+        conv_backward_input(dout, weight, 1, dx)
+    np.testing.assert_allclose(out, conv2d(x, weight, bias), rtol=1e-11, atol=1e-12)
+    ref_dweight, ref_dx = _stride1_adjoints(x, weight, dout)
+    np.testing.assert_allclose(dweight, ref_dweight, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dbias, dout.sum(axis=(1, 2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-12)
+
+
+def test_wide_kernels_same_bits_for_any_thread_count_and_batch_position():
+    """conv2 of the benchmark net (32 -> 64 filters on 18x18), float32, n=64."""
+    rng = np.random.default_rng(7)
+    x, weight, bias, shape = _conv_case(rng, 32, 18, 18, 64, 64, 5, 1, np.float32)
+    dout = rng.standard_normal(shape).astype(np.float32)
+    results = []
+    with threadpool_limits(1, "blas"):
+        for threads in (1, numba.config.NUMBA_NUM_THREADS):
+            numba.set_num_threads(threads)
+            try:
+                dweight, dbias = np.empty_like(weight), np.empty_like(bias)
+                conv_backward_weight(x, dout, 1, dweight, dbias)
+                dx = np.empty_like(x)
+                conv_backward_input(dout, weight, 1, dx)
+                out = _run_conv(x, weight, bias, 1, shape)
+                results.append((out, dweight, dbias, dx))
+            finally:
+                numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        # sample 5 alone in a batch padded with zeros to 64: the same bits
+        alone = np.zeros_like(x)
+        alone[..., 0] = x[..., 5]
+        out_alone = _run_conv(alone, weight, bias, 1, shape)
+    for a, b in zip(*results, strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(out_alone[..., 0], results[0][0][..., 5])
+    reference = conv2d(x[..., :2].astype(float), weight.astype(float), bias)
+    np.testing.assert_allclose(results[0][0][..., :2], reference, rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.parametrize("mode", ["avg", "max"])
