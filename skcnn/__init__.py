@@ -1,5 +1,6 @@
 """skcnn: scikit-learn-compatible image classifiers, from nearest neighbours to CNNs."""
 
+from skcnn._convnet import ConvNetClassifier
 from skcnn._knn import KNNImageClassifier
 from skcnn._lenet import LeNet5Classifier
 from skcnn._linear import LinearSoftmaxClassifier
@@ -8,6 +9,7 @@ from skcnn._mlp import MLPClassifier
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ConvNetClassifier",
     "KNNImageClassifier",
     "LeNet5Classifier",
     "LinearSoftmaxClassifier",

@@ -7,21 +7,27 @@ pickles as arrays. Each layer has:
 - ``output_shape(in_shape)``: the shape of one sample's output;
 - ``n_params(in_shape)``: the number of trainable values;
 - ``init_params(in_shape, rng, dtype)``: a list of new parameter arrays;
-- ``forward(x, params, training)``: ``(out, cache)``;
+- ``forward(x, params, training=True, rng=None)``: ``(out, cache)``; ``rng``
+  (a numpy Generator) feeds the layers that are random while training;
 - ``backward(dout, cache, params, need_dx)``: ``(dx, grads)`` with ``grads``
   in the order of ``params`` (``dx`` is None when ``need_dx`` is False).
 
-Shapes exclude the batch axis: a dense layer maps ``(n_in,)`` to ``(units,)``.
-Dense layers take ``(n_samples, n_features)`` rows; convolution and pooling take
-batch-last feature maps ``(channels, height, width, n_samples)``, whose shape is
-``(channels, height, width)``. :class:`ImageInput` turns image rows into maps,
-:class:`Flatten` maps back into rows.
+Shapes exclude the batch axis and follow the package's one image convention:
+feature maps are ``(height, width, channels)``, flat samples ``(n_features,)``.
+In memory, dense layers take rows ``(n_samples, n_features)``; convolution and
+pooling take batch-last maps ``(channels, height, width, n_samples)``, so that
+every kernel's innermost loop runs over contiguous samples. :class:`ImageInput`
+turns image rows into maps, :class:`Flatten` maps back into rows.
 """
 
+import inspect
+import math
 from math import prod, sqrt
+from numbers import Integral, Real
 
 import numpy as np
 
+from skcnn._kernels._augment import affine_sample
 from skcnn._kernels._conv import (
     conv_backward_input,
     conv_backward_weight,
@@ -62,7 +68,156 @@ ACTIVATIONS = {
 backward kernel working from the forward's output)."""
 
 
-class Dense:
+def _check_int(layer, name, value, low):
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ValueError(
+            f"{layer.__class__.__name__}: {name} must be an integer >= {low}; "
+            f"got {value!r}."
+        )
+
+
+def _describe(shape) -> str:
+    if len(shape) == 3:
+        return f"feature maps of shape {tuple(shape)} (height, width, channels)"
+    return f"flat samples of shape {tuple(shape)}"
+
+
+class Layer:
+    """Base class of the layers: parameters, ``repr``, equality, checks.
+
+    Subclasses list their hyperparameters in ``__init__`` (scikit-learn's
+    convention: stored as given, under the same names), override what differs
+    from a parameter-free layer that keeps the shape of its input, and declare
+    ``accepts``: ``"maps"``, ``"flat"`` or ``"any"`` input.
+    """
+
+    accepts = "any"
+
+    @classmethod
+    def _param_names(cls):
+        if cls.__init__ is object.__init__:
+            return []
+        parameters = inspect.signature(cls.__init__).parameters.values()
+        kinds = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        return [p.name for p in parameters if p.name != "self" and p.kind not in kinds]
+
+    def get_params(self, deep=True):
+        """The layer's hyperparameters, by name.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Ignored (layers hold no sub-objects); for scikit-learn's ``clone``.
+
+        Returns
+        -------
+        params : dict
+        """
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params):
+        """Set hyperparameters by name (checked as the constructor checks them).
+
+        Parameters
+        ----------
+        **params : dict
+            New values.
+
+        Returns
+        -------
+        self : Layer
+        """
+        unknown = set(params) - set(self._param_names())
+        if unknown:
+            raise ValueError(
+                f"{type(self).__name__} has no parameter {sorted(unknown)}; it has "
+                f"{self._param_names()}."
+            )
+        for name, value in params.items():
+            setattr(self, name, value)
+        self._validate()
+        return self
+
+    def __repr__(self) -> str:
+        names = self._param_names()
+        signature = inspect.signature(type(self).__init__) if names else None
+        parts = []
+        for i, name in enumerate(names):
+            value, default = getattr(self, name), signature.parameters[name].default
+            if i == 0 and default is inspect.Parameter.empty:
+                parts.append(repr(value))
+            elif default is inspect.Parameter.empty or value != default:
+                parts.append(f"{name}={value!r}")
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_params() == other.get_params()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, repr(self)))
+
+    def _validate(self) -> None:
+        """Raise a ValueError when a hyperparameter is out of range."""
+
+    def check_input(self, in_shape: tuple) -> None:
+        """Raise a ValueError when the layer cannot take samples of ``in_shape``.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(height, width, channels)`` for feature maps, ``(n_features,)``
+            for flat samples.
+        """
+        if self.accepts == "maps" and len(in_shape) != 3:
+            raise ValueError(
+                f"needs feature maps (height, width, channels); it gets "
+                f"{_describe(in_shape)}. Convolution and pooling go before "
+                "Flatten and Dense, not after."
+            )
+        if self.accepts == "flat" and len(in_shape) != 1:
+            raise ValueError(
+                f"needs flat samples; it gets {_describe(in_shape)}. Put "
+                "Flatten() before it."
+            )
+
+    def output_shape(self, in_shape: tuple) -> tuple:
+        """Shape of one sample's output for one sample's input of ``in_shape``.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(height, width, channels)`` or ``(n_features,)``.
+
+        Returns
+        -------
+        shape : tuple of int
+        """
+        return tuple(in_shape)
+
+    def n_params(self, in_shape: tuple) -> int:
+        """Number of trainable values for an input of ``in_shape``.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(height, width, channels)`` or ``(n_features,)``.
+
+        Returns
+        -------
+        n_params : int
+        """
+        return 0
+
+    def init_params(self, in_shape: tuple, rng, dtype) -> list:
+        """New parameter arrays (weights first, then biases); none by default."""
+        return []
+
+    def backward(self, dout, cache, params, need_dx=True):
+        """Gradients ``(dx, grads)``; a layer without parameters passes dout."""
+        return (dout if need_dx else None), []
+
+
+class Dense(Layer):
     """Fully connected layer ``out = x @ weight + bias`` on flat samples.
 
     Parameters
@@ -73,14 +228,24 @@ class Dense:
         Glorot's factor: weights and biases are drawn uniformly in
         ``±sqrt(init_gain / (n_in + units))`` (scikit-learn uses 2 before a
         logistic activation).
+
+    Examples
+    --------
+    >>> from skcnn.layers import Dense
+    >>> layer = Dense(84)
+    >>> layer.output_shape((120,)), layer.n_params((120,))
+    ((84,), 10164)
     """
 
-    def __init__(self, units: int, init_gain: float = 6.0):
+    accepts = "flat"
+
+    def __init__(self, units, init_gain=6.0):
         self.units = units
         self.init_gain = init_gain
+        self._validate()
 
-    def __repr__(self) -> str:
-        return f"Dense({self.units})"
+    def _validate(self):
+        _check_int(self, "units", self.units, 1)
 
     def output_shape(self, in_shape: tuple) -> tuple:
         return (self.units,)
@@ -95,7 +260,7 @@ class Dense:
         bias = rng.uniform(-bound, bound, self.units).astype(dtype)
         return [weight, bias]
 
-    def forward(self, x, params, training=True):
+    def forward(self, x, params, training=True, rng=None):
         weight, bias = params
         x2 = x.reshape(len(x), -1)
         if training:  # BLAS on the whole batch
@@ -115,31 +280,33 @@ class Dense:
         return dx, grads
 
 
-class Activation:
+class Activation(Layer):
     """Elementwise nonlinearity, applied in place.
 
     Parameters
     ----------
     name : {'tanh', 'relu', 'logistic', 'sigmoid'}
         The function ('sigmoid' is another name for 'logistic').
+
+    Examples
+    --------
+    >>> from skcnn.layers import Activation
+    >>> Activation("relu").output_shape((28, 28, 32))
+    (28, 28, 32)
     """
 
-    def __init__(self, name: str):
+    def __init__(self, name):
         self.name = name
+        self._validate()
 
-    def __repr__(self) -> str:
-        return f"Activation({self.name!r})"
+    def _validate(self):
+        if self.name not in ACTIVATIONS:
+            raise ValueError(
+                f"Activation: unknown activation {self.name!r}; expected one of "
+                f"{sorted(ACTIVATIONS)}."
+            )
 
-    def output_shape(self, in_shape: tuple) -> tuple:
-        return in_shape
-
-    def n_params(self, in_shape: tuple) -> int:
-        return 0
-
-    def init_params(self, in_shape: tuple, rng, dtype) -> list:
-        return []
-
-    def forward(self, x, params, training=True):
+    def forward(self, x, params, training=True, rng=None):
         ACTIVATIONS[self.name][0](x)
         return x, x
 
@@ -179,7 +346,7 @@ def output_size(layer, n: int, size: int, stride: int, padding: int) -> int:
     )
 
 
-class ImageInput:
+class ImageInput(Layer):
     """Image rows in, zero-padded, standardised batch-last feature maps out.
 
     Each image is centred in the field, zero-padded, then every value ``v`` of
@@ -199,7 +366,9 @@ class ImageInput:
         Multiplies every value after the offset.
     """
 
-    def __init__(self, image_shape: tuple, field: tuple, offset=0.0, scale=1.0):
+    accepts = "flat"
+
+    def __init__(self, image_shape, field, offset=0.0, scale=1.0):
         self.image_shape = tuple(image_shape)
         self.field = tuple(field)
         self.offset = offset
@@ -215,20 +384,19 @@ class ImageInput:
                 f"Images of {height}x{width} do not fit the input field "
                 f"{self.field[0]}x{self.field[1]}."
             )
-        return (channels, *self.field)
+        return (*self.field, channels)
 
-    def n_params(self, in_shape: tuple) -> int:
-        return 0
-
-    def init_params(self, in_shape: tuple, rng, dtype) -> list:
-        return []
+    @property
+    def background(self) -> float:
+        """What a padded zero becomes: ``-offset * scale``."""
+        return -self.offset * self.scale
 
     def _window(self):
         height, width, _ = self.image_shape
         top, left = (self.field[0] - height) // 2, (self.field[1] - width) // 2
         return slice(top, top + height), slice(left, left + width)
 
-    def forward(self, x, params, training=True):
+    def forward(self, x, params, training=True, rng=None):
         height, width, channels = self.image_shape
         x = np.ascontiguousarray(x.reshape(len(x), -1))
         out = np.empty((channels, *self.field, len(x)), x.dtype)
@@ -244,75 +412,205 @@ class ImageInput:
         return dx.reshape(dout.shape[-1], -1) * self.scale, []
 
 
-class Conv2D:
-    """2-D convolution (cross-correlation, as deep-learning frameworks compute it).
+class RandomAffine(Layer):
+    """Random shifts, rotations and scalings of each image, while training only.
 
-    Each of ``n_filters`` filters spans all input channels; the output size
-    along each axis is ``(n - size + 2 * padding) / stride + 1``.
+    Every sample of a minibatch gets its own affine map about the centre of
+    the maps, drawn uniformly: a shift of up to ``shift`` times the height
+    (width) vertically (horizontally), a rotation of up to ``rotation``
+    degrees either way, a scaling by a factor in ``[1 - scale, 1 + scale]``.
+    Maps are resampled bilinearly; what comes from outside reads ``fill``.
+    At inference the layer passes its input through.
 
     Parameters
     ----------
-    n_filters : int
-        Number of filters (output channels).
+    shift : float, default=0.1
+        Largest shift, as a fraction of the image's side.
+    rotation : float, default=10.0
+        Largest rotation, in degrees.
+    scale : float, default=0.1
+        Largest relative change of size.
+    fill : float, default=0.0
+        Value of the pixels that come from outside the maps.
+    extent : tuple of int, default=None
+        ``(height, width)`` of the image inside the maps, for the shifts; None
+        means the maps' own size.
+    """
+
+    accepts = "maps"
+
+    def __init__(self, shift=0.1, rotation=10.0, scale=0.1, fill=0.0, extent=None):
+        self.shift = shift
+        self.rotation = rotation
+        self.scale = scale
+        self.fill = fill
+        self.extent = extent
+        self._validate()
+
+    def __repr__(self) -> str:
+        return (
+            f"RandomAffine(shift={self.shift}, rotation={self.rotation}, "
+            f"scale={self.scale})"
+        )
+
+    def _validate(self):
+        for name, high in (("shift", 1), ("rotation", 180), ("scale", 1)):
+            value = getattr(self, name)
+            if not isinstance(value, Real) or not 0 <= value < high:
+                raise ValueError(
+                    f"RandomAffine: {name} must be a number in [0, {high}); got "
+                    f"{value!r}."
+                )
+
+    def matrices(self, rng, n, height, width, dtype):
+        """``n`` random maps from output to input coordinates, as rows of 6.
+
+        Row ``(a, b, c, d, e, f)`` reads output pixel ``(r, q)`` from input
+        ``(a r + b q + c, d r + e q + f)``: the inverse of a scaling by ``s``
+        and a rotation by ``theta`` about the centre, after a shift ``t``.
+        """
+        extent = self.extent or (height, width)
+        turn = np.deg2rad(rng.uniform(-self.rotation, self.rotation, n))
+        zoom = rng.uniform(1 - self.scale, 1 + self.scale, n)
+        shift_r = rng.uniform(-self.shift, self.shift, n) * extent[0]
+        shift_q = rng.uniform(-self.shift, self.shift, n) * extent[1]
+        cos, sin = np.cos(turn) / zoom, np.sin(turn) / zoom
+        centre_r, centre_q = (height - 1) / 2, (width - 1) / 2
+        from_r, from_q = centre_r + shift_r, centre_q + shift_q
+        rows = [cos, sin, centre_r - cos * from_r - sin * from_q,
+                -sin, cos, centre_q + sin * from_r - cos * from_q]  # fmt: skip
+        return np.ascontiguousarray(np.stack(rows, axis=1), dtype=dtype)
+
+    def forward(self, x, params, training=True, rng=None):
+        if not training:
+            return x, None
+        if rng is None:
+            raise ValueError("RandomAffine needs a random generator while training.")
+        _, height, width, n = x.shape
+        matrices = self.matrices(rng, n, height, width, x.dtype)
+        out = np.empty_like(x)
+        affine_sample(np.ascontiguousarray(x), matrices, x.dtype.type(self.fill), out)
+        return out, None
+
+    def backward(self, dout, cache, params, need_dx=True):
+        if need_dx:
+            raise ValueError(
+                "RandomAffine has no input gradient: it augments the input images "
+                "and must come before every layer with parameters."
+            )
+        return None, []
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as deep-learning frameworks compute it).
+
+    ``filters`` filters of ``size`` x ``size`` pixels, each spanning all the
+    input's channels, slide over the zero-padded input with step ``stride``:
+    an input of ``(height, width, channels)`` gives ``(out_h, out_w,
+    filters)`` with ``out_h = (height - size + 2 * padding) / stride + 1``,
+    which must be a whole number, and ``size * size * channels * filters``
+    weights plus ``filters`` biases.
+
+    Parameters
+    ----------
+    filters : int
+        Number of filters (output channels), K.
     size : int
-        Height and width of each filter.
+        Height and width of each filter, F.
     stride : int, default=1
-        Step between windows.
-    padding : int, default=0
-        Zeros added on every side of the input.
+        Step between windows, S.
+    padding : int or {'valid', 'same'}, default=0
+        Zeros added on every side of the input, P. 'valid' is 0; 'same' keeps
+        the height and width (``(size - 1) / 2``: odd sizes, stride 1 only).
     init_gain : float, default=6.0
         Glorot's factor: weights and biases uniform in ``±sqrt(init_gain /
         (fan_in + fan_out))``, with ``fan_in = channels * size**2`` and
-        ``fan_out = n_filters * size**2``.
-    """
+        ``fan_out = filters * size**2``.
 
-    def __init__(self, n_filters, size, stride=1, padding=0, init_gain=6.0):
-        self.n_filters = n_filters
+    Examples
+    --------
+    >>> from skcnn.layers import Conv2D
+    >>> conv = Conv2D(10, 5, stride=1, padding=2)
+    >>> conv.output_shape((32, 32, 3)), conv.n_params((32, 32, 3))
+    ((32, 32, 10), 760)
+    >>> Conv2D(32, 3, padding="same").output_shape((28, 28, 1))
+    (28, 28, 32)
+    >>> Conv2D(1, 3, stride=3).output_shape((7, 7, 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: Conv2D(1, size=3, stride=3): the output size (7 - 3 + 2*0) / 3 + 1 = 2.33333 is not a whole number; change the stride, the padding or the input size.
+    """  # noqa: E501
+
+    accepts = "maps"
+
+    def __init__(self, filters, size, stride=1, padding=0, init_gain=6.0):
+        self.filters = filters
         self.size = size
         self.stride = stride
         self.padding = padding
         self.init_gain = init_gain
+        self._validate()
 
-    def __repr__(self) -> str:
-        return (
-            f"Conv2D({self.n_filters}, size={self.size}, stride={self.stride}, "
-            f"padding={self.padding})"
-        )
+    def _validate(self):
+        _check_int(self, "filters", self.filters, 1)
+        _check_int(self, "size", self.size, 1)
+        _check_int(self, "stride", self.stride, 1)
+        if isinstance(self.padding, str):
+            if self.padding not in {"valid", "same"}:
+                raise ValueError(
+                    f"Conv2D: padding must be an integer >= 0, 'valid' or 'same'; "
+                    f"got {self.padding!r}."
+                )
+            if self.padding == "same" and (self.size % 2 == 0 or self.stride != 1):
+                raise ValueError(
+                    f"Conv2D: padding='same' needs an odd size and stride 1 (it pads "
+                    f"(size - 1) / 2 on each side); got size={self.size}, "
+                    f"stride={self.stride}."
+                )
+        else:
+            _check_int(self, "padding", self.padding, 0)
+
+    @property
+    def pad(self) -> int:
+        """The zero padding P on each side, in pixels."""
+        if self.padding == "same":
+            return (self.size - 1) // 2
+        return 0 if self.padding == "valid" else self.padding
 
     def output_shape(self, in_shape: tuple) -> tuple:
-        _, height, width = in_shape
-        geometry = self.size, self.stride, self.padding
+        height, width, _ = in_shape
+        geometry = self.size, self.stride, self.pad
         return (
-            self.n_filters,
             output_size(self, height, *geometry),
             output_size(self, width, *geometry),
+            self.filters,
         )
 
     def n_params(self, in_shape: tuple) -> int:
-        return self.n_filters * (in_shape[0] * self.size**2 + 1)
+        return self.filters * (in_shape[-1] * self.size**2 + 1)
 
     def init_params(self, in_shape: tuple, rng, dtype) -> list:
-        channels, area = in_shape[0], self.size**2
-        bound = sqrt(self.init_gain / ((channels + self.n_filters) * area))
-        shape = (self.n_filters, channels, self.size, self.size)
+        channels, area = in_shape[-1], self.size**2
+        bound = sqrt(self.init_gain / ((channels + self.filters) * area))
+        shape = (self.filters, channels, self.size, self.size)
         weight = rng.uniform(-bound, bound, shape).astype(dtype)
-        bias = rng.uniform(-bound, bound, self.n_filters).astype(dtype)
+        bias = rng.uniform(-bound, bound, self.filters).astype(dtype)
         return [weight, bias]
 
-    def forward(self, x, params, training=True):
+    def forward(self, x, params, training=True, rng=None):
         weight, bias = params
-        _, out_h, out_w = self.output_shape(x.shape[:3])
-        p = self.padding
+        out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
+        p = self.pad
         if p:
             x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
         x = np.ascontiguousarray(x)
-        out = np.empty((self.n_filters, out_h, out_w, x.shape[3]), dtype=x.dtype)
+        out = np.empty((self.filters, out_h, out_w, x.shape[3]), dtype=x.dtype)
         conv_forward(x, weight, bias, self.stride, out)
         return out, x
 
     def backward(self, dout, cache, params, need_dx=True):
         weight, bias = params
-        x, p = cache, self.padding
+        x, p = cache, self.pad
         dout = np.ascontiguousarray(dout)
         dweight, dbias = np.empty_like(weight), np.empty_like(bias)
         conv_backward_weight(x, dout, self.stride, dweight, dbias)
@@ -325,54 +623,44 @@ class Conv2D:
         return dx, [dweight, dbias]
 
 
-POOLING = ("avg", "max")
-"""The pooling modes of :class:`Pool2D`."""
+class Pool2D(Layer):
+    """Pooling over ``size`` x ``size`` windows (base of the two kinds).
 
-
-class Pool2D:
-    """Average or max pooling over ``size`` x ``size`` windows.
-
-    Parameters
-    ----------
-    size : int, default=2
-        Height and width of a window.
-    stride : int, default=None
-        Step between windows; None means ``size`` (windows side by side).
-    mode : {'avg', 'max'}, default='avg'
-        Mean of the window (LeNet-5's subsampling, without its trainable
-        coefficient) or its maximum.
+    Subclasses set ``mode``: 'avg' (the mean of the window) or 'max'.
     """
 
-    def __init__(self, size=2, stride=None, mode="avg"):
+    accepts = "maps"
+    mode = "avg"
+
+    def __init__(self, size=2, stride=None):
         self.size = size
         self.stride = stride
-        self.mode = mode
+        self._validate()
+
+    def _validate(self):
+        _check_int(self, "size", self.size, 1)
+        if self.stride is not None:
+            _check_int(self, "stride", self.stride, 1)
 
     def __repr__(self) -> str:
-        return f"Pool2D({self.size}, stride={self._stride}, mode={self.mode!r})"
+        return f"{type(self).__name__}({self.size}, stride={self._stride})"
 
     @property
     def _stride(self):
         return self.size if self.stride is None else self.stride
 
     def output_shape(self, in_shape: tuple) -> tuple:
-        channels, height, width = in_shape
+        height, width, channels = in_shape
         geometry = self.size, self._stride, 0
         return (
-            channels,
             output_size(self, height, *geometry),
             output_size(self, width, *geometry),
+            channels,
         )
 
-    def n_params(self, in_shape: tuple) -> int:
-        return 0
-
-    def init_params(self, in_shape: tuple, rng, dtype) -> list:
-        return []
-
-    def forward(self, x, params, training=True):
+    def forward(self, x, params, training=True, rng=None):
         x = np.ascontiguousarray(x)
-        _, out_h, out_w = self.output_shape(x.shape[:3])
+        out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
         out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), dtype=x.dtype)
         use_max = self.mode == "max"
         pool_forward(x, self.size, self._stride, use_max, out)
@@ -392,25 +680,184 @@ class Pool2D:
         return dx, []
 
 
-class Flatten:
-    """Batch-last feature maps ``(c, h, w, n)`` to rows ``(n, c * h * w)``."""
+class MaxPool2D(Pool2D):
+    """Max pooling: the largest value of each ``size`` x ``size`` window.
 
-    def __repr__(self) -> str:
-        return "Flatten()"
+    Parameters
+    ----------
+    size : int, default=2
+        Height and width of a window, F.
+    stride : int, default=None
+        Step between windows, S; None means ``size`` (windows side by side).
+
+    Examples
+    --------
+    >>> from skcnn.layers import MaxPool2D
+    >>> MaxPool2D(2).output_shape((28, 28, 32))
+    (14, 14, 32)
+    >>> MaxPool2D(3, stride=2).output_shape((13, 13, 64))
+    (6, 6, 64)
+    """
+
+    mode = "max"
+
+
+class AvgPool2D(Pool2D):
+    """Average pooling: the mean of each ``size`` x ``size`` window.
+
+    LeNet-5's subsampling, without its trainable coefficient and bias.
+
+    Parameters
+    ----------
+    size : int, default=2
+        Height and width of a window, F.
+    stride : int, default=None
+        Step between windows, S; None means ``size`` (windows side by side).
+
+    Examples
+    --------
+    >>> from skcnn.layers import AvgPool2D
+    >>> AvgPool2D(2).output_shape((28, 28, 6))
+    (14, 14, 6)
+    """
+
+    mode = "avg"
+
+
+POOLING = {"avg": AvgPool2D, "max": MaxPool2D}
+"""Pooling name -> layer class."""
+
+
+class Flatten(Layer):
+    """Feature maps to flat samples: ``(height, width, channels)`` to one vector.
+
+    Flat input passes through unchanged.
+
+    Examples
+    --------
+    >>> from skcnn.layers import Flatten
+    >>> Flatten().output_shape((7, 7, 64))
+    (3136,)
+    """
 
     def output_shape(self, in_shape: tuple) -> tuple:
         return (prod(in_shape),)
 
-    def n_params(self, in_shape: tuple) -> int:
-        return 0
-
-    def init_params(self, in_shape: tuple, rng, dtype) -> list:
-        return []
-
-    def forward(self, x, params, training=True):
+    def forward(self, x, params, training=True, rng=None):
+        if x.ndim == 2:  # already rows
+            return x, None
         return np.ascontiguousarray(x.reshape(-1, x.shape[-1]).T), x.shape
 
     def backward(self, dout, cache, params, need_dx=True):
         if not need_dx:
             return None, []
+        if cache is None:
+            return dout, []
         return np.ascontiguousarray(dout.T).reshape(cache), []
+
+
+class Dropout(Layer):
+    """Inverted dropout: while training, zero each value with probability ``rate``.
+
+    The values kept are divided by ``1 - rate``, so the expected output equals
+    the input and inference (where the layer passes its input through) needs
+    no rescaling. The masks come from the estimator's random generator: the
+    same ``random_state`` drops the same values.
+
+    Parameters
+    ----------
+    rate : float
+        Probability of dropping each value, in [0, 1).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcnn.layers import Dropout
+    >>> layer = Dropout(0.5)
+    >>> x = np.ones((2, 4), dtype=np.float32)
+    >>> out, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(0))
+    >>> sorted(set(out.ravel().tolist()))
+    [0.0, 2.0]
+    >>> layer.forward(x, [], training=False)[0] is x
+    True
+    """
+
+    def __init__(self, rate):
+        self.rate = rate
+        self._validate()
+
+    def _validate(self):
+        rate = self.rate
+        if isinstance(rate, bool) or not isinstance(rate, Real) or not 0 <= rate < 1:
+            raise ValueError(f"Dropout: rate must be in [0, 1); got {rate!r}.")
+
+    def forward(self, x, params, training=True, rng=None):
+        if not training or self.rate == 0:
+            return x, None
+        if rng is None:
+            raise ValueError("Dropout needs a random generator while training.")
+        keep = rng.random(x.shape, dtype=x.dtype) >= self.rate
+        mask = keep * x.dtype.type(1 / (1 - self.rate))
+        return x * mask, mask
+
+    def backward(self, dout, cache, params, need_dx=True):
+        if not need_dx:
+            return None, []
+        return dout if cache is None else dout * cache, []
+
+
+PUBLIC_LAYERS = (Conv2D, MaxPool2D, AvgPool2D, Dense, Activation, Flatten, Dropout)
+"""The layers a user declares a network with (see :mod:`skcnn.layers`)."""
+
+
+def is_random(layer) -> bool:
+    """Whether ``layer`` draws random numbers while training."""
+    return isinstance(layer, (Dropout, RandomAffine))
+
+
+def walk_shapes(layers, in_shape, label=None):
+    """Check that ``layers`` fit together from ``in_shape``; return each input shape.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The stack, first layer first.
+    in_shape : tuple of int
+        Shape of one sample at the input of the first layer.
+    label : callable, default=None
+        ``label(index)`` names layer ``index`` in error messages (default:
+        ``layers[index]``).
+
+    Returns
+    -------
+    shapes : list of tuple
+        The input shape of each layer, then the output shape of the last.
+    """
+    label = label or (lambda index: f"layers[{index}]")
+    shapes, shape = [], tuple(in_shape)
+    for index, layer in enumerate(layers):
+        shapes.append(shape)
+        try:
+            layer._validate()
+            layer.check_input(shape)
+            if (
+                isinstance(layer, Activation)
+                and index
+                and isinstance(layers[index - 1], Activation)
+            ):
+                raise ValueError(
+                    "directly follows another activation; use one "
+                    "activation between two layers with weights."
+                )
+            shape = tuple(layer.output_shape(shape))
+        except ValueError as exc:
+            message = str(exc)
+            for prefix in (f"{layer!r}: ", f"{type(layer).__name__}: "):
+                message = message.removeprefix(prefix)
+            raise ValueError(f"{label(index)} = {layer!r}: {message}") from None
+        if math.prod(shape) < 1:
+            raise ValueError(
+                f"{label(index)} = {layer!r} leaves an empty output {shape}."
+            )
+    shapes.append(shape)
+    return shapes

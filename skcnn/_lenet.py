@@ -1,13 +1,10 @@
 """LeNet-5, the convolutional network of LeCun et al. (1998)."""
 
-from contextlib import ExitStack
 from numbers import Integral
 
-import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import threadpool_limits
 
-from skcnn._kernels._jit import parallel_section
+from skcnn._convnet import BaseConvNetClassifier
 from skcnn._layers import (
     ACTIVATIONS,
     POOLING,
@@ -17,12 +14,9 @@ from skcnn._layers import (
     Flatten,
     ImageInput,
     Pool2D,
+    RandomAffine,
 )
-from skcnn._network import (
-    BaseNetworkClassifier,
-    HiddenFeaturesMixin,
-    document_training,
-)
+from skcnn._network import document_training
 
 
 def input_field(height: int, width: int) -> int:
@@ -37,7 +31,7 @@ def input_field(height: int, width: int) -> int:
 
 
 @document_training(lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10")
-class LeNet5Classifier(HiddenFeaturesMixin, BaseNetworkClassifier):
+class LeNet5Classifier(BaseConvNetClassifier):
     """LeNet-5 convolutional network (LeCun et al., 1998), numba kernels.
 
     ======  ===========================  =================  ==============
@@ -83,6 +77,13 @@ class LeNet5Classifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         input_scale_``, learned from the first training set over all pixels
         (one number each, not per pixel; estimated on at most 2,000 evenly
         spaced rows). Pixels in [0, 1] or in [0, 255] then train alike.
+    augment : bool, dict or None, default=None
+        Random affine distortions of each training image in every minibatch
+        (never at predict), as LeCun et al. trained their best LeNet-5: True
+        for ``{'shift': 0.1, 'rotation': 10, 'scale': 0.1}`` (shift as a
+        fraction of the image's side, rotation in degrees, relative scaling),
+        a dict for other amounts (missing keys mean no such distortion), None
+        or False for none.
     <training parameters>
 
     Attributes
@@ -128,18 +129,14 @@ class LeNet5Classifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     """
 
     _parameter_constraints: dict = {
-        **BaseNetworkClassifier._parameter_constraints,
+        **BaseConvNetClassifier._parameter_constraints,
         "c1_channels": [Interval(Integral, 1, None, closed="left")],
         "c3_channels": [Interval(Integral, 1, None, closed="left")],
         "c5_channels": [Interval(Integral, 1, None, closed="left")],
         "f6_units": [Interval(Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLING))],
-        "normalize": ["boolean"],
     }
-
-    _predict_batch = 128  # the maps of a batch stay in the cores' caches
-    _lanes = 64
 
     def __init__(
         self,
@@ -150,6 +147,7 @@ class LeNet5Classifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         activation="tanh",
         pooling="avg",
         normalize=True,
+        augment=None,
         *,
         solver="adam",
         alpha=1e-4,
@@ -195,40 +193,26 @@ class LeNet5Classifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         self.activation = activation
         self.pooling = pooling
         self.normalize = normalize
-
-    def _fit_input(self, X):
-        self.input_mean_, self.input_scale_ = 0.0, 1.0
-        if self.normalize:  # from at most 2,000 evenly spaced rows: plenty
-            sample = X[:: max(1, len(X) // 2000)].astype(np.float64)
-            std = float(sample.std())
-            self.input_mean_ = float(sample.mean())
-            self.input_scale_ = 1.0 / std if std > 0 else 1.0
+        self.augment = augment
 
     def _build_layers(self, in_shape, n_classes):
         side = input_field(*in_shape[:2])
         s4 = (side - 12) // 4  # what S4 leaves: C5's filters span all of it
-        act, pool = self.activation, self.pooling
+        act, pool = self.activation, POOLING[self.pooling]
         return [
-            ImageInput(in_shape, (side, side), self.input_mean_, self.input_scale_),
-            Conv2D(self.c1_channels, 5), Activation(act), Pool2D(2, mode=pool),
-            Conv2D(self.c3_channels, 5), Activation(act), Pool2D(2, mode=pool),
-            Conv2D(self.c5_channels, s4), Activation(act), Flatten(),
-            Dense(self.f6_units), Activation(act),
-            Dense(n_classes),
+            *self._input_layers(in_shape, (side, side)),
+            Conv2D(self.c1_channels, 5), Activation(act), pool(2),       # C1, S2
+            Conv2D(self.c3_channels, 5), Activation(act), pool(2),       # C3, S4
+            Conv2D(self.c5_channels, s4), Activation(act), Flatten(),    # C5
+            Dense(self.f6_units), Activation(act),                       # F6
+            Dense(n_classes),                                            # output
         ]  # fmt: skip
 
     def _layer_names(self):
-        return ["input", "C1", "", "S2", "C3", "", "S4", "C5", "", "", "F6", "",
-                "output"]  # fmt: skip
-
-    def _training_threads(self):
-        # Every layer but F6 and the output runs in numba kernels: give them the
-        # cores, and keep BLAS on the calling thread.
-        stack = ExitStack()
-        stack.enter_context(parallel_section(self.n_jobs))
-        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
-        return stack
-
-    @property
-    def _n_features_out(self):
-        return self.f6_units
+        paper = iter(["C1", "S2", "C3", "S4", "C5", "F6", "output"])
+        inputs = {ImageInput: "input", RandomAffine: "augment"}
+        return [
+            inputs.get(type(layer))
+            or (next(paper) if isinstance(layer, (Conv2D, Pool2D, Dense)) else "")
+            for layer in self.layers_
+        ]

@@ -124,10 +124,6 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         return [*layers, Dense(n_classes, init_gain=gain)]
 
     @property
-    def _n_features_out(self):
-        return self.params_[-1][0].shape[0]  # the output layer's inputs
-
-    @property
     def coefs_(self):
         return [params[0] for params in self.params_ if params]
 

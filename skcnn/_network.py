@@ -33,6 +33,7 @@ from skcnn._callbacks import CallbackSupportMixin
 from skcnn._images import as_compute_dtype, validate_images
 from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
+from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
 
 
@@ -302,7 +303,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             ``fit``.
         """
         check_is_fitted(self)
-        rows, shape = [("", "layer", "output shape", "parameters")], self.image_shape_
+        rows = [("", "layer", "output shape", "parameters")]
+        shape = (self.n_features_in_,)
         for name, layer in zip(self._layer_names(), self.layers_, strict=True):
             n_params = layer.n_params(shape)
             shape = layer.output_shape(shape)
@@ -321,6 +323,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _layer_names(self) -> list:
         """Short names of the layers for :meth:`summary` (empty by default)."""
         return [""] * len(self.layers_)
+
+    def _layer_label(self, index: int) -> str:
+        """How an error message names layer ``index`` of the built network."""
+        return f"layer {index}"
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -397,12 +403,21 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self.classes_ = np.unique(np.asarray(classes))
         self._random_state = check_random_state(self.random_state)
         self._fit_input(X)
-        self.layers_ = self._build_layers(self.image_shape_, len(self.classes_))
-        shape, params = self.image_shape_, []
-        for layer in self.layers_:
-            params.append(layer.init_params(shape, self._random_state, self.dtype))
-            shape = layer.output_shape(shape)
+        layers = self._build_layers(self.image_shape_, len(self.classes_))
+        shapes = walk_shapes(layers, (X.shape[1],), self._layer_label)
+        params = [
+            layer.init_params(shape, self._random_state, self.dtype)
+            for layer, shape in zip(layers, shapes, strict=False)
+        ]
+        self.layers_ = layers
         self._packed, self.params_ = _pack(params)
+        # dropout and augmentation draw from their own generator, seeded from
+        # random_state only when the network has such a layer
+        self._layer_rng = (
+            np.random.default_rng(self._random_state.randint(2**31))
+            if any(is_random(layer) for layer in layers)
+            else None
+        )
         self.n_iter_, self.t_ = 0, 0
         self.loss_curve_ = []
         self._no_improvement_count = 0
@@ -522,9 +537,9 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         weight_sum = float(weight.sum())
         if weight_sum == 0:
             return 0.0
-        out, caches = X, []
+        out, caches, rng = X, [], self._layer_rng
         for layer, params in zip(self.layers_, self.params_, strict=True):
-            out, cache = layer.forward(out, params, training=True)
+            out, cache = layer.forward(out, params, training=True, rng=rng)
             caches.append(cache)
         dout = np.empty_like(out)
         losses = np.empty(len(out))
@@ -604,7 +619,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             "scale X (e.g. StandardScaler or pixels / 255)."
         )
         if fresh:  # nothing worth keeping: back to an unfitted estimator
-            state = {"_optimizer", "_random_state", "_no_improvement_count", "_packed"}
+            state = {"_optimizer", "_random_state", "_no_improvement_count", "_packed",
+                     "_layer_rng"}  # fmt: skip
             for name in [k for k in vars(self) if k.endswith("_") or k in state]:
                 delattr(self, name)
             raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
@@ -648,9 +664,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 out, _ = layer.forward(out, params, training=False)
             chunks.append(out[:n_rows])
         if not chunks:
-            shape = self.image_shape_
-            for layer, _ in stack:
-                shape = layer.output_shape(shape)
+            shape = walk_shapes([layer for layer, _ in stack], (X.shape[1],))[-1]
             return np.empty((0, *shape), dtype=self.dtype)
         return np.concatenate(chunks)
 
@@ -669,6 +683,10 @@ class HiddenFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
     how many features that gives in ``_n_features_out``. The features are in the
     estimator's ``dtype``, which the transformer tags declare.
     """
+
+    @property
+    def _n_features_out(self):
+        return self.params_[-1][0].shape[0]  # the output layer's inputs
 
     def transform(self, X):
         """The activations of the last hidden layer, as features for another model.

@@ -73,3 +73,37 @@ def pool2d_backward(x, dout, size, stride, mode):
                     else:
                         dx[c, rows, cols, i] += grad / size**2
     return dx
+
+
+def affine_sample(x, matrices, fill):
+    """Bilinear resampling of (c, h, w, n) maps, sample i through matrices[i].
+
+    ``out[c, r, q, i]`` reads ``x[c, :, :, i]`` at ``sr = m0 r + m1 q + m2``,
+    ``sq = m3 r + m4 q + m5``: the four neighbours weighted by the products of
+    ``1 - fr, fr`` and ``1 - fq, fq``; neighbours outside the maps read ``fill``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    matrices = np.asarray(matrices, dtype=np.float64)
+    channels, height, width, n = x.shape
+    out = np.empty(x.shape)
+
+    def value(c, row, col, i):
+        inside = 0 <= row < height and 0 <= col < width
+        return x[c, row, col, i] if inside else float(fill)
+
+    for i in range(n):
+        m = matrices[i]
+        for r in range(height):
+            for q in range(width):
+                sr = m[0] * r + m[1] * q + m[2]
+                sq = m[3] * r + m[4] * q + m[5]
+                r0, q0 = int(np.floor(sr)), int(np.floor(sq))
+                fr, fq = sr - r0, sq - q0
+                for c in range(channels):
+                    out[c, r, q, i] = (
+                        (1 - fr) * (1 - fq) * value(c, r0, q0, i)
+                        + (1 - fr) * fq * value(c, r0, q0 + 1, i)
+                        + fr * (1 - fq) * value(c, r0 + 1, q0, i)
+                        + fr * fq * value(c, r0 + 1, q0 + 1, i)
+                    )
+    return out

@@ -5,7 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
-from skcnn import LinearSoftmaxClassifier, MLPClassifier
+from skcnn import ConvNetClassifier, LinearSoftmaxClassifier, MLPClassifier
 from skcnn.datasets import load_digits_images
 
 callback = pytest.importorskip("sklearn.callback", reason="scikit-learn < 1.9")
@@ -22,7 +22,13 @@ def _fit(estimator, X, y):
         return estimator.fit(X, y)
 
 
-@pytest.mark.parametrize("cls", [LinearSoftmaxClassifier, MLPClassifier])
+def _small_convnet(**params):
+    return ConvNetClassifier((4, 8), kernel_size=3, hidden_layer_sizes=(32,), **params)
+
+
+@pytest.mark.parametrize(
+    "cls", [LinearSoftmaxClassifier, MLPClassifier, _small_convnet]
+)
 def test_scoring_monitor_scores_every_epoch(cls, digits):
     X, y = digits
     monitor = callback.ScoringMonitor(scoring=["accuracy"])

@@ -12,6 +12,7 @@ from sklearn.utils.estimator_checks import (
 )
 
 from skcnn import (
+    ConvNetClassifier,
     KNNImageClassifier,
     LeNet5Classifier,
     LinearSoftmaxClassifier,
@@ -23,6 +24,7 @@ ESTIMATORS = [
     LinearSoftmaxClassifier(),
     MLPClassifier(),
     LeNet5Classifier(),
+    ConvNetClassifier(),
 ]
 
 MIN_CHECKS = 60

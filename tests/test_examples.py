@@ -16,6 +16,10 @@ FIGURES = {
         "lenet_training_curve.png", "lenet_filters_c1.png", "lenet_filters_c3.png",
         "lenet_feature_maps.png", "lenet_mistakes.png", "lenet_confusion_matrix.png",
     ],
+    "plot_convnet.py": [
+        "convnet_training_curve.png", "convnet_filters_1.png", "convnet_filters_2.png",
+        "convnet_feature_maps.png", "convnet_mistakes.png",
+    ],
     "search_and_compare.py": ["results.md"],
 }  # fmt: skip
 

@@ -7,6 +7,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skcnn import (
+    ConvNetClassifier,
     KNNImageClassifier,
     LeNet5Classifier,
     LinearSoftmaxClassifier,
@@ -105,6 +106,33 @@ def test_filters_and_feature_maps_of_lenet(digits):
     assert [maps.axes_[r, 0].get_ylabel() for r in range(1, 5)] == list(maps.maps)
     # the drawn maps are the network's own: C1's maps are tanh outputs
     assert np.abs(maps.maps["C1"]).max() <= 1
+
+
+def test_filters_and_feature_maps_of_a_convnet(digits):
+    X, y, X_test, _ = digits
+    clf = _fit(ConvNetClassifier((4, 40), kernel_size=3, max_iter=1, random_state=0),
+               X[:300], y[:300])  # fmt: skip
+    first = FiltersDisplay.from_estimator(clf)  # the first convolution
+    assert first.figure_.texts[0].get_text() == "conv1: 4 filters of 1x3x3"
+    conv2 = FiltersDisplay.from_estimator(clf, layer="conv2", max_filters=5)
+    assert conv2.axes_.shape == (5, 4)
+    np.testing.assert_array_equal(conv2.filters, clf.params_[4][0][:5])
+    assert conv2.figure_.texts[0].get_text() == (
+        "conv2: 40 filters of 4x3x3 (first 5 x 4 shown)"
+    )
+    maps = FeatureMapsDisplay.from_estimator(clf, X_test[0], max_maps=16)
+    assert list(maps.maps) == ["conv1", "pool1", "conv2", "pool2"]
+    assert maps.maps["conv2"].shape == (16, 4, 4) and maps.axes_.shape == (5, 16)
+    assert maps.maps["conv1"].min() >= 0  # relu outputs
+
+
+def test_filters_of_rgb_images_are_colour_images():
+    rng = np.random.default_rng(0)
+    images, y = rng.random((40, 8, 8, 3), dtype=np.float32), np.arange(40) % 2
+    clf = _fit(ConvNetClassifier((5,), kernel_size=3, max_iter=1), images, y)
+    display = FiltersDisplay.from_estimator(clf)
+    assert display.axes_.shape == (1, 5)
+    assert all(_images(ax) == [(3, 3, 3)] for ax in display.axes_.ravel())
 
 
 def test_training_curves_of_several_estimators(digits):

@@ -1,8 +1,13 @@
-"""Every layer's backward pass against finite differences, forward against numpy."""
+"""Every layer's backward pass against finite differences, forward against numpy;
+the public API of skcnn.layers."""
+
+import pickle
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
+from skcnn import layers
 from skcnn._kernels._dense import dense_rows, softmax_cross_entropy, softmax_rows
 from skcnn._layers import (
     ACTIVATIONS,
@@ -12,8 +17,9 @@ from skcnn._layers import (
     Dense,
     Flatten,
     ImageInput,
-    Pool2D,
+    RandomAffine,
     output_size,
+    walk_shapes,
 )
 from tests._reference import conv2d, pool2d
 
@@ -46,7 +52,7 @@ def test_dense_forward_backward_match_finite_differences():
     out, cache = layer.forward(x, params)
     np.testing.assert_allclose(out, x @ params[0] + params[1])
     dx, (dweight, dbias) = layer.backward(upstream, cache, params)
-    np.testing.assert_allclose(dx, numeric_gradient(objective, x), rtol=1e-6)
+    np.testing.assert_allclose(dx, numeric_gradient(objective, x), rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(
         dweight, numeric_gradient(objective, params[0]), rtol=1e-6
     )
@@ -155,31 +161,43 @@ def _check_layer_gradients(layer, x, params, need_dx=True, rtol=1e-6):
 
 @pytest.mark.parametrize(
     "n_filters, size, stride, padding, in_shape",
-    [(3, 3, 1, 0, (2, 6, 6)), (4, 3, 2, 1, (3, 7, 7)), (2, 5, 1, 2, (1, 5, 5))],
+    [
+        (3, 3, 1, 0, (6, 6, 2)),
+        (4, 3, 2, 1, (7, 7, 3)),
+        (2, 5, 1, 2, (5, 5, 1)),
+        (3, 3, 1, "same", (5, 4, 2)),
+        (2, 3, 2, "valid", (7, 5, 2)),
+    ],
 )
 def test_conv2d_layer_gradients_and_shape(n_filters, size, stride, padding, in_shape):
     layer = Conv2D(n_filters, size, stride=stride, padding=padding)
     params = layer.init_params(in_shape, np.random.RandomState(0), np.float64)
-    x = np.random.default_rng(1).standard_normal((*in_shape, 3))
+    height, width, channels = in_shape
+    x = np.random.default_rng(1).standard_normal((channels, height, width, 3))
     out = _check_layer_gradients(layer, x, params)
-    assert out.shape == (*layer.output_shape(in_shape), 3)
+    out_h, out_w, filters = layer.output_shape(in_shape)
+    assert out.shape == (filters, out_h, out_w, 3)
     assert layer.n_params(in_shape) == sum(p.size for p in params)
-    p = padding
+    p = layer.pad
     padded = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
     np.testing.assert_allclose(out, conv2d(padded, *params, stride), rtol=1e-12)
 
 
 @pytest.mark.parametrize("mode", POOLING)
-def test_pool2d_layer_gradients(mode):
-    layer = Pool2D(2, mode=mode)
-    x = np.random.default_rng(2).standard_normal((3, 6, 4, 2))
+@pytest.mark.parametrize("size, stride", [(2, None), (3, 2)])
+def test_pool2d_layer_gradients(mode, size, stride):
+    layer = POOLING[mode](size, stride=stride)
+    x = np.random.default_rng(2).standard_normal((3, 7, 5, 2))
+    if size == 2:
+        x = x[:, :6, :4].copy()
     out = _check_layer_gradients(layer, x, [])
-    np.testing.assert_allclose(out, pool2d(x, 2, 2, mode))
-    assert layer.output_shape((3, 6, 4)) == (3, 3, 2)
+    np.testing.assert_allclose(out, pool2d(x, size, stride or size, mode))
+    assert layer.output_shape((*x.shape[1:3], 3)) == (*out.shape[1:3], 3)
+    assert layer.mode == mode
 
 
 def test_max_pool_backward_survives_an_in_place_activation_after_it():
-    layer, activation = Pool2D(2, mode="max"), Activation("tanh")
+    layer, activation = POOLING["max"](2), Activation("tanh")
     x = np.random.default_rng(3).standard_normal((1, 4, 4, 2))
     out, cache = layer.forward(x, [])
     activation.forward(out, [])  # tanh in place on the pooled maps
@@ -192,7 +210,8 @@ def test_flatten_and_image_input_round_trip_and_gradients():
     images = rng.standard_normal((3, 5, 4, 2))  # (n, h, w, c)
     layer = ImageInput((5, 4, 2), field=(8, 7), offset=0.5, scale=2.0)
     maps = _check_layer_gradients(layer, images.reshape(3, -1), [])
-    assert maps.shape == (2, 8, 7, 3) == (*layer.output_shape(None), 3)
+    assert maps.shape == (2, 8, 7, 3)
+    assert layer.output_shape((40,)) == (8, 7, 2)
     top, left = (8 - 5) // 2, (7 - 4) // 2
     inside = maps[:, top : top + 5, left : left + 4]
     np.testing.assert_allclose(inside.transpose(3, 1, 2, 0), (images - 0.5) * 2.0)
@@ -202,14 +221,166 @@ def test_flatten_and_image_input_round_trip_and_gradients():
     flat = _check_layer_gradients(Flatten(), maps, [])
     np.testing.assert_array_equal(flat, maps.reshape(-1, 3).T)
     with pytest.raises(ValueError, match="do not fit the input field 4x4"):
-        ImageInput((5, 4, 1), field=(4, 4)).output_shape(None)
+        ImageInput((5, 4, 1), field=(4, 4)).output_shape((20,))
 
 
 def test_geometry_errors_show_the_formula():
     with pytest.raises(ValueError, match=r"\(28 - 5 \+ 2\*0\) / 2 \+ 1 = 12.5"):
-        Conv2D(6, 5, stride=2).output_shape((1, 28, 28))
+        Conv2D(6, 5, stride=2).output_shape((28, 28, 1))
     with pytest.raises(ValueError, match=r"does not fit .* = -3 < 1"):
-        Conv2D(6, 7).output_shape((1, 3, 3))
+        Conv2D(6, 7).output_shape((3, 3, 1))
     with pytest.raises(ValueError, match="not a whole number"):
-        Pool2D(2).output_shape((6, 7, 8))
+        POOLING["avg"](2).output_shape((7, 8, 6))
     assert output_size("C1", 32, 5, 1, 0) == 28
+
+
+# -- the public API: skcnn.layers ----------------------------------------------
+
+
+def test_the_lectures_numbers_come_out_of_the_api():
+    conv = layers.Conv2D(10, 5, stride=1, padding=2)
+    assert conv.output_shape((32, 32, 3)) == (32, 32, 10)
+    assert conv.n_params((32, 32, 3)) == 760  # (5 * 5 * 3 + 1) * 10
+    with pytest.raises(ValueError, match=r"\(7 - 3 \+ 2\*0\) / 3 \+ 1 = 2.33333"):
+        layers.Conv2D(1, 3, stride=3).output_shape((7, 7, 1))
+    # the "common settings": K filters with (F, S, P)
+    for filters in (32, 64, 128, 512):
+        for size, stride, padding, side in [(3, 1, 1, 33), (5, 1, 2, 33),
+                                            (5, 2, 0, 15), (1, 1, 0, 33)]:  # fmt: skip
+            layer = layers.Conv2D(filters, size, stride=stride, padding=padding)
+            assert layer.output_shape((33, 33, 16)) == (side, side, filters)
+            assert layer.n_params((33, 33, 16)) == (size * size * 16 + 1) * filters
+    assert layers.MaxPool2D(2).output_shape((32, 32, 64)) == (16, 16, 64)
+    assert layers.MaxPool2D(3, stride=2).output_shape((33, 33, 64)) == (16, 16, 64)
+    assert layers.Conv2D(8, 3, padding="same").output_shape((9, 7, 3)) == (9, 7, 8)
+    assert layers.Conv2D(8, 3, padding="valid").output_shape((9, 7, 3)) == (7, 5, 8)
+    assert layers.Flatten().output_shape((7, 7, 64)) == (3136,)
+    assert layers.Dense(10).n_params((84,)) == 850
+    assert layers.Dropout(0.5).output_shape((128,)) == (128,)
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: layers.Conv2D(0, 3), "filters must be an integer >= 1; got 0"),
+        (lambda: layers.Conv2D(8, 2.5), "size must be an integer"),
+        (lambda: layers.Conv2D(8, 4, padding="same"), "needs an odd size"),
+        (lambda: layers.Conv2D(8, 3, stride=2, padding="same"), "stride 1"),
+        (lambda: layers.Conv2D(8, 3, padding="full"), "'valid' or 'same'"),
+        (lambda: layers.Conv2D(8, 3, padding=-1), "padding must be an integer >= 0"),
+        (lambda: layers.MaxPool2D(0), "size must be an integer >= 1"),
+        (lambda: layers.AvgPool2D(2, stride=0), "stride must be an integer >= 1"),
+        (lambda: layers.Dense(0), "units must be an integer >= 1"),
+        (lambda: layers.Activation("softplus"), "unknown activation 'softplus'"),
+        (lambda: layers.Dropout(1.0), r"rate must be in \[0, 1\); got 1.0"),
+        (lambda: layers.Dropout(-0.1), r"rate must be in \[0, 1\)"),
+    ],
+)
+def test_bad_hyperparameters_are_refused_at_once(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_layers_are_plain_parameters_for_clone_repr_and_equality():
+    conv = layers.Conv2D(32, 5, padding="same")
+    assert repr(conv) == "Conv2D(32, size=5, padding='same')"
+    assert conv.get_params() == {"filters": 32, "size": 5, "stride": 1,
+                                 "padding": "same", "init_gain": 6.0}  # fmt: skip
+    copy = clone(conv, safe=False)
+    assert copy == conv and copy is not conv and hash(copy) == hash(conv)
+    assert copy.set_params(filters=16) != conv and conv.filters == 32
+    with pytest.raises(ValueError, match="no parameter"):
+        conv.set_params(kernel=3)
+    with pytest.raises(ValueError, match="filters must be"):
+        layers.Conv2D(4, 3).set_params(filters=-1)
+    assert repr(layers.Flatten()) == "Flatten()" and layers.Flatten().get_params() == {}
+    assert repr(layers.MaxPool2D(3, stride=2)) == "MaxPool2D(3, stride=2)"
+    assert layers.MaxPool2D(2) != layers.AvgPool2D(2)
+    assert pickle.loads(pickle.dumps(conv)) == conv
+
+
+def test_flatten_passes_flat_input_through():
+    x = np.arange(6.0).reshape(2, 3)
+    out, cache = layers.Flatten().forward(x, [])
+    assert out is x
+    assert layers.Flatten().backward(x, cache, [])[0] is x
+
+
+def test_dropout_is_inverted_random_only_in_training_and_seeded():
+    layer = layers.Dropout(0.25)
+    x = np.ones((4000, 50), dtype=np.float32)
+    out, mask = layer.forward(x, [], training=True, rng=np.random.default_rng(0))
+    assert out.dtype == np.float32 and set(np.unique(out)) == {0.0, np.float32(4 / 3)}
+    assert abs((out == 0).mean() - 0.25) < 0.01
+    assert abs(out.mean() - 1) < 0.01  # the expected output is the input
+    again, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(0))
+    np.testing.assert_array_equal(out, again)  # the same seed drops the same values
+    other, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(1))
+    assert not np.array_equal(out, other)
+    assert layer.forward(x, [], training=False)[0] is x  # inference: identity
+    dx, grads = layer.backward(np.full_like(x, 2.0), mask, [])
+    np.testing.assert_array_equal(dx, 2 * mask) and grads == []
+    with pytest.raises(ValueError, match="random generator"):
+        layer.forward(x, [], training=True)
+
+
+def test_dropout_gradient_matches_finite_differences_for_a_fixed_mask():
+    rng = np.random.default_rng(5)
+    layer, x = layers.Dropout(0.4), rng.standard_normal((3, 2, 4, 5))
+    upstream = rng.standard_normal(x.shape)
+
+    def objective():
+        out, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(9))
+        return float(np.sum(out * upstream))
+
+    _, mask = layer.forward(x, [], training=True, rng=np.random.default_rng(9))
+    dx, _ = layer.backward(upstream, mask, [])
+    np.testing.assert_allclose(dx, numeric_gradient(objective, x), rtol=1e-6, atol=1e-8)
+
+
+def test_random_affine_is_identity_at_inference_and_seeded_in_training():
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 12, 10, 8)).astype(np.float32)
+    layer = RandomAffine(shift=0.2, rotation=15, scale=0.1, fill=-1.0)
+    assert layer.forward(x, [], training=False)[0] is x
+    a, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(3))
+    b, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == x.shape and not np.allclose(a, x)
+    still = RandomAffine(shift=0, rotation=0, scale=0)
+    same, _ = still.forward(x, [], training=True, rng=np.random.default_rng(3))
+    np.testing.assert_allclose(same, x, atol=1e-5)  # no distortion: the identity
+    m = layer.matrices(np.random.default_rng(0), 500, 12, 10, np.float64)
+    zoom = 1 / np.hypot(m[:, 0], m[:, 1])  # the inverse map's rows shrink by 1/s
+    assert zoom.min() >= 0.9 - 1e-9 and zoom.max() <= 1.1 + 1e-9
+    with pytest.raises(ValueError, match=r"rotation must be a number in \[0, 180\)"):
+        RandomAffine(rotation=200)
+
+
+@pytest.mark.parametrize(
+    "stack, in_shape, message",
+    [
+        ([layers.Flatten(), layers.Dense(8), layers.Conv2D(4, 3)], (8, 8, 1),
+         r"layers\[2\] = Conv2D\(4, size=3\): .*needs feature maps .* gets flat "
+         r"samples of shape \(8,\)"),
+        ([layers.Conv2D(4, 3), layers.Dense(8)], (8, 8, 1),
+         r"layers\[1\] = Dense\(8\): needs flat samples; it gets feature maps of "
+         r"shape \(6, 6, 4\) .*Put Flatten\(\) before it"),
+        ([layers.MaxPool2D(2)] * 4, (8, 8, 1),
+         r"layers\[3\] = MaxPool2D\(2, stride=2\): a window of 2 does not fit an "
+         r"input of 1 .*\(1 - 2 \+ 2\*0\) / 2 \+ 1 = 0.5 < 1"),
+        ([layers.Activation("relu"), layers.Activation("tanh")], (8, 8, 1),
+         r"layers\[1\] = Activation\('tanh'\): directly follows another"),
+    ],
+)  # fmt: skip
+def test_walk_shapes_names_the_layer_that_does_not_fit(stack, in_shape, message):
+    with pytest.raises(ValueError, match=message):
+        walk_shapes(stack, in_shape)
+
+
+def test_walk_shapes_returns_every_shape():
+    stack = [layers.Conv2D(6, 5), layers.Activation("tanh"), layers.AvgPool2D(2),
+             layers.Flatten(), layers.Dense(10)]  # fmt: skip
+    assert walk_shapes(stack, (32, 32, 1)) == [
+        (32, 32, 1), (28, 28, 6), (28, 28, 6), (14, 14, 6), (1176,), (10,),
+    ]  # fmt: skip

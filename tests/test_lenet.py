@@ -53,12 +53,12 @@ def test_learns_mnist_and_matches_the_papers_table(fitted, mnist):
             line.startswith(name) and line.endswith(f"{count:,}")
             for line in table.splitlines()
         ), (name, table)
-    assert "(6, 28, 28)" in table and "(16, 10, 10)" in table
-    assert "(120, 1, 1)" in table and table.splitlines()[-1].endswith("61,706")
+    assert "(28, 28, 6)" in table and "(10, 10, 16)" in table
+    assert "(1, 1, 120)" in table and table.splitlines()[-1].endswith("61,706")
 
 
 def _shapes(clf):
-    shape, shapes = clf.image_shape_, []
+    shape, shapes = (clf.n_features_in_,), []
     for layer in clf.layers_:
         shapes.append(shape)
         shape = layer.output_shape(shape)

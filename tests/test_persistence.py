@@ -8,12 +8,14 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skcnn import (
+    ConvNetClassifier,
     KNNImageClassifier,
     LeNet5Classifier,
     LinearSoftmaxClassifier,
     MLPClassifier,
 )
 from skcnn.datasets import load_digits_images
+from skcnn.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPool2D
 
 sio = pytest.importorskip("skops.io")
 
@@ -22,6 +24,21 @@ ESTIMATORS = [
     LinearSoftmaxClassifier(max_iter=5, random_state=0),
     MLPClassifier((20,), max_iter=5, warm_start=True, random_state=0),
     LeNet5Classifier(max_iter=1, pooling="max", random_state=0),
+    ConvNetClassifier(
+        layers=[
+            Conv2D(4, 3, padding="same"),
+            Activation("relu"),
+            MaxPool2D(2),
+            Flatten(),
+            Dense(16),
+            Activation("relu"),
+            Dropout(0.2),
+        ],
+        augment=True,
+        max_iter=1,
+        warm_start=True,
+        random_state=0,
+    ),
 ]
 
 
@@ -51,7 +68,7 @@ def test_skops_round_trip_trusting_only_skcnn_types(estimator, digits, tmp_path)
     np.testing.assert_array_equal(
         loaded.predict_proba(X_test), fitted.predict_proba(X_test)
     )
-    if isinstance(fitted, MLPClassifier):  # warm_start: training goes on
+    if getattr(fitted, "warm_start", False):  # training goes on identically
         _fit(loaded, X, y)
         _fit(fitted, X, y)
         np.testing.assert_array_equal(loaded._packed, fitted._packed)

@@ -20,6 +20,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skcnn import (
+    ConvNetClassifier,
     KNNImageClassifier,
     LeNet5Classifier,
     LinearSoftmaxClassifier,
@@ -32,6 +33,9 @@ FACTORIES = {
     "linear": lambda: LinearSoftmaxClassifier(max_iter=3, random_state=0),
     "mlp": lambda: MLPClassifier((16,), max_iter=3, random_state=0),
     "lenet": lambda: LeNet5Classifier(4, 8, 16, 12, max_iter=1, random_state=0),
+    "convnet": lambda: ConvNetClassifier(
+        (4, 8), kernel_size=3, dropout=0.2, max_iter=1, random_state=0
+    ),
 }
 
 X_DIGITS, Y_DIGITS = load_digits_images(return_X_y=True, scale=True)
@@ -143,7 +147,10 @@ ABSURD = {
     "mlp": [{"hidden_layer_sizes": (0,)}, {"activation": "elu"},
             {"momentum": 1.5}, {"validation_fraction": 1.0}],
     "lenet": [{"c1_channels": 0}, {"f6_units": -3}, {"pooling": "min"},
-              {"learning_rate_init": 0.0}, {"batch_size": 0}],
+              {"learning_rate_init": 0.0}, {"batch_size": 0}, {"augment": "yes"}],
+    "convnet": [{"conv_filters": (0,)}, {"kernel_size": 0}, {"dropout": 1.0},
+                {"padding": "full"}, {"pool_size": 0}, {"layers": "conv"},
+                {"hidden_layer_sizes": (-2,)}, {"augment": {"zoom": 2}}],
 }  # fmt: skip
 
 
@@ -158,7 +165,7 @@ def test_absurd_hyperparameters_are_rejected(name, params):
         estimator.fit(X, Y)
 
 
-@pytest.mark.parametrize("name", ["linear", "mlp", "lenet"])
+@pytest.mark.parametrize("name", ["linear", "mlp", "lenet", "convnet"])
 def test_keyboard_interrupt_in_an_epoch_keeps_the_last_complete_one(name):
     estimator = FACTORIES[name]().set_params(max_iter=5, batch_size=50)
     steps = {"n": 0}
@@ -177,7 +184,7 @@ def test_keyboard_interrupt_in_an_epoch_keeps_the_last_complete_one(name):
     assert np.all(np.isfinite(estimator.predict_proba(X_DIGITS[200:260])))
 
 
-@pytest.mark.parametrize("name", ["linear", "mlp", "lenet"])
+@pytest.mark.parametrize("name", ["linear", "mlp", "lenet", "convnet"])
 def test_a_learning_rate_that_blows_up_never_gives_nan_predictions(name):
     estimator = FACTORIES[name]().set_params(
         solver="sgd", learning_rate_init=1e8, max_iter=3

@@ -251,14 +251,18 @@ class TemplatesDisplay:
 
 class FiltersDisplay:
     """The filters of one convolution layer: a row per filter, a column per input
-    channel (a single row for a one-channel input).
+    channel (a single row for a one-channel input; colour images for an RGB one).
 
     Parameters
     ----------
     filters : ndarray of shape (n_filters, in_channels, size, size)
-        The layer's weights.
+        The filters shown.
     layer_name : str
         Shown in the figure's title.
+    n_filters : int, default=None
+        How many filters the layer has (None: as many as shown).
+    n_channels : int, default=None
+        How many input channels each filter spans (None: as many as shown).
 
     Attributes
     ----------
@@ -278,20 +282,30 @@ class FiltersDisplay:
     (16, 6)
     """
 
-    def __init__(self, filters, layer_name):
+    def __init__(self, filters, layer_name, n_filters=None, n_channels=None):
         self.filters = filters
         self.layer_name = layer_name
+        self.n_filters = n_filters
+        self.n_channels = n_channels
 
     @classmethod
-    def from_estimator(cls, estimator, *, layer="C1", ax=None):
-        """Draw the filters of a fitted LeNet5Classifier's convolution layer.
+    def from_estimator(
+        cls, estimator, *, layer=None, max_filters=32, max_channels=16, ax=None
+    ):
+        """Draw the filters of a fitted network's convolution layer.
 
         Parameters
         ----------
-        estimator : fitted LeNet5Classifier
+        estimator : fitted LeNet5Classifier or ConvNetClassifier
             Or another network of skcnn with named convolution layers.
-        layer : str, default='C1'
-            The layer's name in :meth:`summary` ('C1', 'C3' or 'C5').
+        layer : str, default=None
+            The layer's name in :meth:`summary` ('C1', 'C3' or 'C5' for LeNet-5;
+            'conv1', 'conv2', ... for ConvNetClassifier); None for the first
+            convolution.
+        max_filters : int, default=32
+            Show at most this many filters (the first ones).
+        max_channels : int, default=16
+            Show at most this many input channels of each (the first ones).
         ax : matplotlib Axes, default=None
             Where to draw; None makes a new figure.
 
@@ -303,13 +317,17 @@ class FiltersDisplay:
         names = estimator._layer_names()
         convs = [n for n, lay in zip(names, estimator.layers_, strict=True)
                  if isinstance(lay, Conv2D)]  # fmt: skip
+        layer = convs[0] if layer is None and convs else layer
         if layer not in convs:
             raise ValueError(f"layer must be one of {convs}; got {layer!r}.")
-        weight = estimator.params_[names.index(layer)][0]
-        return cls(np.asarray(weight), layer).plot(ax=ax)
+        weight = np.asarray(estimator.params_[names.index(layer)][0])
+        n_filters, n_channels = weight.shape[:2]
+        if n_channels != 3:  # an RGB filter is shown whole, as a colour image
+            weight = weight[:, :max_channels]
+        return cls(weight[:max_filters], layer, n_filters, n_channels).plot(ax=ax)
 
     def plot(self, ax=None):
-        """Draw each filter as a small gray image (blue-white-red scale).
+        """Draw each filter as a small image (blue-white-red scale; RGB in colour).
 
         Parameters
         ----------
@@ -320,24 +338,34 @@ class FiltersDisplay:
         -------
         display : FiltersDisplay
         """
-        n_filters, channels, size, _ = self.filters.shape
-        rows, cols = (1, n_filters) if channels == 1 else (n_filters, channels)
+        shown, channels, size, _ = self.filters.shape
+        colour = channels == 3
+        rows, cols = (1, shown) if channels == 1 or colour else (shown, channels)
         self.figure_, self.axes_ = _axes_grid(ax, rows, cols, cell=0.7)
         limit = float(np.abs(self.filters).max()) or 1.0
-        for f in range(n_filters):
-            for c in range(channels):
-                ax_ = self.axes_[0, f] if channels == 1 else self.axes_[f, c]
-                ax_.imshow(self.filters[f, c], cmap="RdBu_r", vmin=-limit, vmax=limit)
+        for f in range(shown):
+            for c in range(1 if colour else channels):
+                ax_ = self.axes_[0, f] if rows == 1 else self.axes_[f, c]
+                if colour:  # -limit..limit to 0..1, channels last
+                    rgb = (self.filters[f].transpose(1, 2, 0) / limit + 1) / 2
+                    ax_.imshow(rgb)
+                else:
+                    ax_.imshow(self.filters[f, c], cmap="RdBu_r", vmin=-limit,
+                               vmax=limit)  # fmt: skip
                 ax_.set_xticks([])
                 ax_.set_yticks([])
-        self.figure_.suptitle(f"{self.layer_name}: {n_filters} filters of "
-                              f"{channels}x{size}x{size}")  # fmt: skip
+        n_filters = self.n_filters or shown
+        n_channels = self.n_channels or channels
+        title = f"{self.layer_name}: {n_filters} filters of {n_channels}x{size}x{size}"
+        if shown < n_filters or (not colour and channels < n_channels):
+            title += f" (first {shown} x {channels} shown)"
+        self.figure_.suptitle(title)
         return self
 
 
 class FeatureMapsDisplay:
     """One image and the feature maps it produces after each convolution (with its
-    activation) and pooling layer of a LeNet-5: a row per layer.
+    activation) and pooling layer of a convolutional network: a row per layer.
 
     Parameters
     ----------
@@ -373,14 +401,16 @@ class FeatureMapsDisplay:
         self.maps = maps
 
     @classmethod
-    def from_estimator(cls, estimator, image, *, ax=None):
+    def from_estimator(cls, estimator, image, *, max_maps=16, ax=None):
         """Run one image through a fitted network and draw its feature maps.
 
         Parameters
         ----------
-        estimator : fitted LeNet5Classifier
+        estimator : fitted LeNet5Classifier or ConvNetClassifier
         image : array-like of shape (n_features,) or (height, width[, channels])
             One image.
+        max_maps : int, default=16
+            Show at most this many maps of each layer (the first ones).
         ax : matplotlib Axes, default=None
             Where to draw; None makes a new figure.
 
@@ -401,9 +431,9 @@ class FeatureMapsDisplay:
             if isinstance(layer, Conv2D):
                 conv = name  # shown after its activation
             elif isinstance(layer, Activation) and conv is not None:
-                maps[conv], conv = out[..., 0].copy(), None
+                maps[conv], conv = out[:max_maps, ..., 0].copy(), None
             elif isinstance(layer, Pool2D):
-                maps[name] = out[..., 0].copy()
+                maps[name] = out[:max_maps, ..., 0].copy()
         maps = {name: m for name, m in maps.items() if m.shape[1] * m.shape[2] > 1}
         return cls(X[0], estimator.image_shape_, maps).plot(ax=ax)
 

@@ -1,0 +1,360 @@
+"""Convolutional networks: the shared base, and ConvNetClassifier for any stack."""
+
+import copy
+from collections import Counter
+from contextlib import ExitStack
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from threadpoolctl import threadpool_limits
+
+from skcnn._kernels._jit import parallel_section
+from skcnn._layers import (
+    ACTIVATIONS,
+    POOLING,
+    Activation,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    ImageInput,
+    Layer,
+    Pool2D,
+    RandomAffine,
+    walk_shapes,
+)
+from skcnn._network import (
+    BaseNetworkClassifier,
+    HiddenFeaturesMixin,
+    document_training,
+)
+
+AUGMENT_DEFAULTS = {"shift": 0.1, "rotation": 10.0, "scale": 0.1}
+"""The distortions of ``augment=True``."""
+
+
+class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
+    """What every convolutional network shares: input layers, threads, inference.
+
+    Subclasses declare their layers in ``_build_layers``, starting with
+    :meth:`_input_layers`. Not for direct use.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNetworkClassifier._parameter_constraints,
+        "normalize": ["boolean"],
+        "augment": [None, "boolean", dict],
+    }
+
+    _predict_batch = 128  # the maps of a batch stay in the cores' caches
+    _lanes = 64
+
+    def _fit_input(self, X):
+        self.input_mean_, self.input_scale_ = 0.0, 1.0
+        if self.normalize:  # from at most 2,000 evenly spaced rows: plenty
+            sample = X[:: max(1, len(X) // 2000)].astype(np.float64)
+            std = float(sample.std())
+            self.input_mean_ = float(sample.mean())
+            self.input_scale_ = 1.0 / std if std > 0 else 1.0
+
+    def _augment_options(self) -> dict | None:
+        """The distortions asked for by ``augment``, or None."""
+        if self.augment is None or self.augment is False:
+            return None
+        if self.augment is True:
+            return dict(AUGMENT_DEFAULTS)
+        unknown = set(self.augment) - set(AUGMENT_DEFAULTS)
+        if unknown:
+            raise ValueError(
+                f"augment has unknown keys {sorted(unknown)}; expected some of "
+                f"{sorted(AUGMENT_DEFAULTS)} (e.g. augment={AUGMENT_DEFAULTS})."
+            )
+        return {"shift": 0.0, "rotation": 0.0, "scale": 0.0, **self.augment}
+
+    def _input_layers(self, image_shape, field) -> list:
+        """Image rows to standardised maps in ``field``, then augmentation if any."""
+        image = ImageInput(image_shape, field, self.input_mean_, self.input_scale_)
+        options = self._augment_options()
+        if options is None:
+            return [image]
+        try:
+            augment = RandomAffine(
+                **options, fill=image.background, extent=tuple(image_shape[:2])
+            )
+        except ValueError as exc:
+            message = str(exc).removeprefix("RandomAffine: ")
+            raise ValueError(f"augment={self.augment!r}: {message}") from None
+        return [image, augment]
+
+    def _layer_names(self) -> list:
+        """``input``, ``augment``, ``conv1``, ``pool1``, ``dense1``, ..., ``output``."""
+        counts, names = Counter(), []
+        kinds = ((Conv2D, "conv"), (Pool2D, "pool"), (Dense, "dense"),
+                 (Dropout, "dropout"))  # fmt: skip
+        for index, layer in enumerate(self.layers_):
+            if isinstance(layer, ImageInput):
+                names.append("input")
+            elif isinstance(layer, RandomAffine):
+                names.append("augment")
+            elif index == len(self.layers_) - 1:
+                names.append("output")
+            else:
+                kind = next((k for cls, k in kinds if isinstance(layer, cls)), None)
+                if kind is None:
+                    names.append("")
+                else:
+                    counts[kind] += 1
+                    names.append(f"{kind}{counts[kind]}")
+        return names
+
+    def _training_threads(self):
+        # The convolutions and pooling run in numba kernels: give them the
+        # cores, and keep BLAS (the dense layers) on the calling thread, so that
+        # the two thread pools never compete.
+        stack = ExitStack()
+        stack.enter_context(parallel_section(self.n_jobs))
+        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
+        return stack
+
+
+def _smallest_side(n: int, layers: list) -> int:
+    """The smallest side >= n along which every layer's geometry works out."""
+    for side in range(max(n, 1), max(n, 1) + 4096):
+        try:
+            walk_shapes(layers, (side, side, 1))
+        except ValueError:
+            continue
+        return side
+    raise ValueError(f"No input size from {n} up fits the layers {layers}.")
+
+
+def _positive_ints(name: str, value) -> list:
+    values = [value] if isinstance(value, Integral) else list(value)
+    if any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in values):
+        raise ValueError(f"{name} must hold positive integers; got {value!r}.")
+    return values
+
+
+@document_training(lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10")
+class ConvNetClassifier(BaseConvNetClassifier):
+    """Convolutional network of any shape: conv blocks, dense layers, softmax.
+
+    By default the network is a stack of *conv blocks*, one per entry of
+    ``conv_filters`` (a convolution of ``kernel_size`` with ``padding``, then
+    ``activation``, then ``pooling``), the maps flattened, one dense layer per
+    entry of ``hidden_layer_sizes`` (each followed by ``activation`` and, if
+    ``dropout`` > 0, by :class:`~skcnn.layers.Dropout`), and a dense output
+    layer with a softmax. Every one of these is a plain parameter, so
+    ``GridSearchCV`` searches over architectures. Images are standardised
+    (``normalize``) and, if they are too small for the blocks' poolings,
+    centred in the smallest zero-padded field that fits them.
+
+    Any other stack is declared with ``layers``: a list of layers from
+    :mod:`skcnn.layers`, which takes precedence over the block parameters. The
+    estimator puts the image input in front (standardised, augmented when
+    ``augment`` says so, never padded) and the output layer behind (a Flatten
+    first when the stack ends with feature maps); the stack is checked, layer
+    by layer, before any training.
+
+    Parameters
+    ----------
+    conv_filters : tuple of int, default=(32, 64)
+        Filters of each conv block, in order; ``()`` for no convolution.
+    kernel_size : int, default=5
+        Height and width of every filter of the blocks.
+    padding : int or {'same', 'valid'}, default='same'
+        Zero padding of the blocks' convolutions ('same' keeps the size; it
+        needs an odd ``kernel_size``).
+    pooling : {'max', 'avg'} or None, default='max'
+        Pooling at the end of each block; None for none.
+    pool_size : int, default=2
+        Window and step of the pooling.
+    hidden_layer_sizes : tuple of int, default=(128,)
+        Units of each dense hidden layer after the blocks.
+    activation : {'relu', 'tanh', 'logistic', 'sigmoid'}, default='relu'
+        Nonlinearity after every convolution and hidden dense layer.
+    dropout : float, default=0.0
+        Dropout rate after each hidden dense layer (0 for none).
+    augment : bool, dict or None, default=None
+        Random affine distortions of each training image in every minibatch
+        (never at predict): True for ``{'shift': 0.1, 'rotation': 10,
+        'scale': 0.1}`` (shift as a fraction of the image's side, rotation in
+        degrees, relative scaling), a dict for other amounts (missing keys
+        mean no such distortion), None or False for none.
+    layers : list of layers, default=None
+        The hidden stack, from :mod:`skcnn.layers`; overrides the block
+        parameters above.
+    normalize : bool, default=True
+        Standardise the input (one mean and one standard deviation over all
+        pixels, learned from the first training set).
+    <training parameters>
+
+    Attributes
+    ----------
+    input_mean_ : float
+        Mean of the training pixels (0 when ``normalize=False``).
+    input_scale_ : float
+        One over their standard deviation (1 when ``normalize=False``).
+    <trained attributes>
+
+    See Also
+    --------
+    LeNet5Classifier : the network of LeCun et al. (1998), declared the same way.
+    skcnn.layers : the layers of a declared stack.
+
+    Examples
+    --------
+    >>> from skcnn import ConvNetClassifier
+    >>> from skcnn.datasets import load_digits_images
+    >>> from skcnn.layers import Activation, Conv2D, Dense, Flatten, MaxPool2D
+    >>> X, y = load_digits_images(return_X_y=True, scale=True)
+    >>> clf = ConvNetClassifier(conv_filters=(8, 16), kernel_size=3, random_state=0)
+    >>> print(f"{clf.fit(X[:1500], y[:1500]).score(X[1500:], y[1500:]):.2f}")
+    0.90
+    >>> stack = [Conv2D(16, 3, padding="same"), Activation("relu"), MaxPool2D(2),
+    ...          Flatten(), Dense(32), Activation("relu")]
+    >>> clf = ConvNetClassifier(layers=stack, random_state=0).fit(X[:1500], y[:1500])
+    >>> print(clf.summary())
+            layer                                            output shape  parameters
+    input   ImageInput(image_shape=(8, 8, 1), field=(8, 8))  (8, 8, 1)              0
+    conv1   Conv2D(16, size=3, padding='same')               (8, 8, 16)           160
+            Activation('relu')                               (8, 8, 16)             0
+    pool1   MaxPool2D(2, stride=2)                           (4, 4, 16)             0
+            Flatten()                                        (256,)                 0
+    dense1  Dense(32)                                        (32,)              8,224
+            Activation('relu')                               (32,)                  0
+    output  Dense(10)                                        (10,)                330
+    total                                                                       8,714
+    """
+
+    _parameter_constraints: dict = {
+        **BaseConvNetClassifier._parameter_constraints,
+        "conv_filters": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "kernel_size": [Interval(Integral, 1, None, closed="left")],
+        "padding": [
+            StrOptions({"same", "valid"}),
+            Interval(Integral, 0, None, closed="left"),
+        ],
+        "pooling": [StrOptions(set(POOLING)), None],
+        "pool_size": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions(set(ACTIVATIONS))],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "layers": [list, tuple, None],
+    }
+
+    def __init__(
+        self,
+        conv_filters=(32, 64),
+        kernel_size=5,
+        padding="same",
+        pooling="max",
+        pool_size=2,
+        hidden_layer_sizes=(128,),
+        activation="relu",
+        dropout=0.0,
+        augment=None,
+        layers=None,
+        normalize=True,
+        *,
+        solver="adam",
+        alpha=1e-4,
+        batch_size=64,
+        learning_rate="constant",
+        learning_rate_init=1e-3,
+        power_t=0.5,
+        max_iter=20,
+        shuffle=True,
+        random_state=None,
+        tol=1e-4,
+        verbose=0,
+        warm_start=False,
+        momentum=0.9,
+        nesterovs_momentum=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-8,
+        n_iter_no_change=10,
+        class_weight=None,
+        dtype="float32",
+        n_jobs=None,
+        image_shape=None,
+    ):
+        super().__init__(
+            solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
+            random_state=random_state, tol=tol, verbose=verbose,
+            warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
+            image_shape=image_shape,
+        )  # fmt: skip
+        self.conv_filters = conv_filters
+        self.kernel_size = kernel_size
+        self.padding = padding
+        self.pooling = pooling
+        self.pool_size = pool_size
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.augment = augment
+        self.layers = layers
+        self.normalize = normalize
+
+    def _blocks(self) -> list:
+        """The conv blocks that the parameters declare."""
+        blocks = []
+        for filters in _positive_ints("conv_filters", self.conv_filters):
+            try:
+                conv = Conv2D(filters, self.kernel_size, padding=self.padding)
+            except ValueError as exc:
+                raise ValueError(f"kernel_size and padding: {exc}") from None
+            blocks += [conv, Activation(self.activation)]
+            if self.pooling is not None:
+                blocks.append(POOLING[self.pooling](self.pool_size))
+        return blocks
+
+    def _dense(self) -> list:
+        """The hidden dense layers that the parameters declare."""
+        layers = []
+        for units in _positive_ints("hidden_layer_sizes", self.hidden_layer_sizes):
+            layers += [Dense(units), Activation(self.activation)]
+            if self.dropout:
+                layers.append(Dropout(self.dropout))
+        return layers
+
+    def _declared_stack(self) -> list:
+        """The user's ``layers``, checked to be layers (a shallow copy)."""
+        for index, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer):
+                raise ValueError(
+                    f"layers[{index}] is {layer!r} (a {type(layer).__name__}), not a "
+                    "layer; build the stack from skcnn.layers, e.g. [Conv2D(32, 3, "
+                    "padding='same'), Activation('relu'), MaxPool2D(2)]."
+                )
+        return copy.deepcopy(list(self.layers))  # later edits cannot reach the fit
+
+    def _build_layers(self, in_shape, n_classes):
+        height, width, channels = in_shape
+        if self.layers is not None:
+            hidden, field = self._declared_stack(), (height, width)
+            label = None  # layers[index]
+        else:
+            blocks = self._blocks()
+            field = (_smallest_side(height, blocks), _smallest_side(width, blocks))
+            hidden = [*blocks, Flatten(), *self._dense()]
+            label = "layer {} of the declared network".format
+        inputs = self._input_layers(in_shape, field)
+        # checked here, so that errors name the index in the user's list
+        shape = walk_shapes(hidden, (*field, channels), label)[-1]
+        flatten = [Flatten()] if len(shape) == 3 else []
+        return [*inputs, *hidden, *flatten, Dense(n_classes)]
