@@ -488,7 +488,7 @@ class RandomAffine(Layer):
             raise ValueError("RandomAffine needs a random generator while training.")
         _, height, width, n = x.shape
         matrices = self.matrices(rng, n, height, width, x.dtype)
-        out = np.empty_like(x)
+        out = np.empty(x.shape, x.dtype)
         affine_sample(np.ascontiguousarray(x), matrices, x.dtype.type(self.fill), out)
         return out, None
 
