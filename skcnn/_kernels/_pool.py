@@ -7,6 +7,7 @@ input (the layer checks the geometry). Each thread owns whole channels, so
 overlapping windows (stride < size) add their gradients in a fixed order.
 """
 
+import numpy as np
 from numba import prange
 
 from skcnn._kernels._jit import jit
@@ -51,22 +52,23 @@ def pool_backward(x, out, dout, size, stride, use_max, dx):
     """
     channels, out_h, out_w, n = out.shape
     scale = dx.dtype.type(1.0 / (size * size))
+    zero = dx.dtype.type(0)
     for c in prange(channels):
         dx[c] = 0
+        free = np.empty(n, np.bool_)  # samples whose maximum is still unclaimed
         for y in range(out_h):
             for col in range(out_w):
-                g = dout[c, y, col]
-                if not use_max:
-                    for k in range(size * size):
-                        ky, kx = divmod(k, size)
-                        d = dx[c, y * stride + ky, col * stride + kx]
+                g, top = dout[c, y, col], out[c, y, col]
+                free[:] = True
+                for k in range(size * size):
+                    ky, kx = divmod(k, size)
+                    d = dx[c, y * stride + ky, col * stride + kx]
+                    if not use_max:
                         for i in range(n):
                             d[i] += g[i] * scale
-                    continue
-                top = out[c, y, col]
-                for i in range(n):
-                    for k in range(size * size):
-                        ky, kx = divmod(k, size)
-                        if x[c, y * stride + ky, col * stride + kx, i] == top[i]:
-                            dx[c, y * stride + ky, col * stride + kx, i] += g[i]
-                            break
+                        continue
+                    v = x[c, y * stride + ky, col * stride + kx]
+                    for i in range(n):  # branch-free over contiguous samples
+                        hit = free[i] and v[i] == top[i]
+                        d[i] += g[i] if hit else zero
+                        free[i] = free[i] and not hit

@@ -312,3 +312,18 @@ def test_conv_backward_any_geometry(in_c, n, n_filters, size, stride, extra, see
     ref_dweight, ref_dx = _adjoints(x, weight, stride, dout)
     np.testing.assert_allclose(dweight, ref_dweight, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("size, stride", [(2, 2), (3, 2), (3, 1)])
+def test_max_pool_ties_in_every_sample_match_the_reference(size, stride):
+    """Many ties (values 0..2): each sample's window gives its gradient to its own
+    first maximum, whatever the other samples hold."""
+    rng = np.random.default_rng(size + stride)
+    x = rng.integers(0, 3, (2, 7, 7, 37)).astype(np.float32)
+    shape = (2, _out(7, size, stride), _out(7, size, stride), 37)
+    out, dx = np.empty(shape, np.float32), np.empty_like(x)
+    pool_forward(x, size, stride, True, out)
+    dout = rng.standard_normal(shape).astype(np.float32)
+    pool_backward(x, out, dout, size, stride, True, dx)
+    expected = pool2d_backward(x, dout.astype(np.float64), size, stride, "max")
+    np.testing.assert_allclose(dx, expected, rtol=1e-6, atol=1e-6)
