@@ -46,3 +46,50 @@ def measure(interval: float = 0.002):
 
 def mb(n_bytes: float) -> str:
     return f"{n_bytes / 2**20:,.0f} MB"
+
+
+def cpu_description() -> str:
+    """CPU model, widest vector extension and usable cores, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = set(value.split())
+    except OSError:
+        pass
+    if "avx512f" in flags:
+        vector = "avx512f (512-bit vectors)"
+    elif "avx2" in flags:
+        vector = "avx2" + (" + fma" if "fma" in flags else "") + " (256-bit vectors)"
+    else:
+        vector = "no avx2 (128-bit vectors)"
+    return f"{model}, {vector}, {len(os.sched_getaffinity(0))} usable cores"
+
+
+def sgemm_gflops(threads: int, sizes: tuple = (1024, 2048), repeats: int = 10) -> float:
+    """Best GFLOP/s of numpy's float32 matmul (square, C = A @ B) on ``threads``.
+
+    The machine's measured bound for dense float32 work: a figure divided by it
+    says how much of the cores' FMA throughput a kernel reaches. The best of many
+    short runs, so that a moment without other load on the machine counts.
+    """
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    best = 0.0
+    with threadpool_limits(limits=threads, user_api="blas"):
+        for n in sizes:
+            a = rng.standard_normal((n, n), dtype=np.float32)
+            b = rng.standard_normal((n, n), dtype=np.float32)
+            out = np.empty((n, n), np.float32)
+            np.matmul(a, b, out=out)  # warm-up: threads started, pages touched
+            for _ in range(repeats):
+                start = time.perf_counter()
+                np.matmul(a, b, out=out)
+                best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
+    return best

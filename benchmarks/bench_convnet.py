@@ -1,0 +1,506 @@
+"""ConvNetClassifier (and LeNet5Classifier) against the same nets in PyTorch (CPU).
+
+Speed (default): both libraries run in this one process, on the same float32
+MNIST pixels in [0, 1], with the same number of threads, and train the same
+net with Adam (learning rate 1e-3), minibatches of 64 and softmax
+cross-entropy, no augmentation:
+
+- ``convnet``: conv 32@5x5 "same", relu, 2x2 max pool, conv 64@5x5 "same",
+  relu, 2x2 max pool, flatten, dense 128, relu, dropout 0.5, dense 10;
+- ``lenet``: LeNet-5 as in ``bench_lenet.py`` (28x28 padded to 32x32, tanh,
+  average pooling, 6/16/120 maps, dense 84, dense 10).
+
+It prints the seconds of one training epoch on the 60,000 training images and
+of predicting the 10,000 test images, for each library, the ratio
+skcnn / PyTorch, and the GFLOP/s each reaches as a fraction of this machine's
+measured float32 matmul (sgemm) rate on the same threads. FLOP: 2 per
+multiply-add of the convolution and dense layers (pooling, activations and the
+optimizer are not counted); training counts 3x the forward pass (neither
+library computes the first layer's input gradient, so both do a little less).
+
+Other work on the machine only ever slows a run down, so the figures are
+minima over ``--epochs`` repeats (default 2). Each epoch runs as slices of 100
+minibatches, every slice timed in each library in turn (the same shuffled
+order, the same load on the machine); the epoch figure is the sum over the
+slices of each slice's fastest repeat, and the fastest whole epoch is printed
+too. skcnn's first fit (numba compiling or loading its cache) is timed apart on
+a few hundred images; skcnn also standardises its input (``normalize=True``, a
+scalar per pixel), which the PyTorch net does not. PyTorch gets its fastest
+setup: tensors built once, a seeded generator for the shuffle, a warm-up, and
+both memory formats (NCHW and channels_last) timed, the faster one used for the
+ratio; predict runs under ``torch.inference_mode`` at the faster of two large
+batches.
+
+Accuracy (``--accuracy``): trains each model with random affine distortions
+(``augment=True``) one epoch at a time (``partial_fit``) and prints the test
+error after each epoch, until ``--epochs`` epochs (default 30) or ``--budget``
+seconds of fitting (default 1200). Targets: ConvNet <= 0.5% within 20 minutes
+of fitting, LeNet-5 <= 0.8% within 30 epochs (the error of the last epoch
+inside the limit, not the best one: the test set picks nothing).
+
+Needs the ``bench`` extra (``pip install -e ".[bench]"``: torch, CPU build).
+Run with the OpenBLAS variables unset, so both libraries' BLAS runs at full
+speed::
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
+        python benchmarks/bench_convnet.py --data-home /work/shared/data
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
+        python benchmarks/bench_convnet.py --data-home /work/shared/data --accuracy
+"""
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+from _common import cpu_description, sgemm_gflops
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
+from torch import nn
+
+from skcnn import ConvNetClassifier, LeNet5Classifier
+from skcnn.datasets import load_mnist
+
+MODELS = ("convnet", "lenet")
+# Accuracy mode: (test error, within seconds of fitting, within epochs).
+TARGETS = {"convnet": (0.005, 1200, None), "lenet": (0.008, None, 30)}
+WARMUP_IMAGES = 672  # ten batches of 64 and a partial one of 32, as an epoch ends
+
+
+# -- the nets -----------------------------------------------------------------
+
+
+def skcnn_model(name, threads, **params):
+    """The skcnn estimator for ``name``, Adam 1e-3, batches of 64."""
+    common = {
+        "solver": "adam",
+        "learning_rate_init": 1e-3,
+        "batch_size": 64,
+        "random_state": 0,
+        "n_jobs": threads,
+    }
+    if name == "lenet":
+        return LeNet5Classifier(**common, **params)
+    return ConvNetClassifier(
+        conv_filters=(32, 64), kernel_size=5, padding="same", pooling="max",
+        pool_size=2, hidden_layer_sizes=(128,), activation="relu", dropout=0.5,
+        **common, **params,
+    )  # fmt: skip
+
+
+# Accuracy mode: the schedule of each model on top of skcnn_model's settings.
+# partial_fit has no validation split, so "adaptive" watches the training loss:
+# the rate is divided by 5 once it has not dropped by tol for 3 epochs in a row.
+SCHEDULE = {"learning_rate": "adaptive", "tol": 1e-3, "n_iter_no_change": 2}
+ACCURACY_PARAMS = {
+    "convnet": {"augment": True, **SCHEDULE},
+    "lenet": {"augment": True, **SCHEDULE},
+}
+
+
+def torch_model(name):
+    if name == "lenet":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),
+            nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
+        )  # fmt: skip
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
+        nn.Linear(128, 10),
+    )  # fmt: skip
+
+
+def forward_flop(model) -> int:
+    """FLOP of one 28x28 image through the conv and dense layers (2 per MAC)."""
+    macs = []
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            per_output = (
+                module.in_channels // module.groups * module.weight[0, 0].numel()
+            )
+            macs.append(output[0].numel() * per_output)
+        else:
+            macs.append(module.in_features * module.out_features)
+
+    hooks = [
+        m.register_forward_hook(count)
+        for m in model.modules()
+        if isinstance(m, (nn.Conv2d, nn.Linear))
+    ]
+    with torch.inference_mode():
+        model.eval()(torch.zeros(1, 1, 28, 28))
+    for hook in hooks:
+        hook.remove()
+    return 2 * sum(macs)
+
+
+# -- PyTorch, the way a PyTorch user writes it ------------------------------------
+
+
+class TorchRun:
+    """One PyTorch net in one memory format, its optimizer and its data."""
+
+    def __init__(self, name, memory_format, X, y, seed=0):
+        torch.manual_seed(seed)
+        self.memory_format = memory_format
+        self.model = torch_model(name).to(memory_format=memory_format)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.X = X.contiguous(memory_format=memory_format)
+        self.y = y
+
+    def train(self, rows, batch_size=64) -> float:
+        """Train on the images ``rows`` (indices, in that order); its seconds."""
+        X, y, model = self.X, self.y, self.model
+        optimizer, loss_fn = self.optimizer, self.loss_fn
+        model.train()
+        start = time.perf_counter()
+        for lo in range(0, len(rows), batch_size):
+            batch = rows[lo : lo + batch_size]
+            optimizer.zero_grad()
+            loss_fn(model(X[batch]), y[batch]).backward()
+            optimizer.step()
+        return time.perf_counter() - start
+
+    def predict(self, X, batch_size) -> tuple[np.ndarray, float]:
+        """Predicted classes of X, and the seconds it took."""
+        X = X.contiguous(memory_format=self.memory_format)
+        self.model.eval()
+        start = time.perf_counter()
+        with torch.inference_mode():
+            pred = torch.cat(
+                [
+                    self.model(X[lo : lo + batch_size]).argmax(1)
+                    for lo in range(0, len(X), batch_size)
+                ]
+            )
+        return pred.numpy(), time.perf_counter() - start
+
+
+FORMATS = {"NCHW": torch.contiguous_format, "channels_last": torch.channels_last}
+PREDICT_BATCHES = (1000, 2500)
+SLICE = 6400  # images per timed slice of an epoch: 100 minibatches of 64
+
+
+# -- speed ----------------------------------------------------------------------
+
+
+def speed(name, data, args, bound) -> dict:
+    """Time training epochs and predictions of both libraries, interleaved."""
+    X, y, X_test, y_test = data
+    tX = torch.from_numpy(X.reshape(-1, 1, 28, 28))
+    tX_test = torch.from_numpy(X_test.reshape(-1, 1, 28, 28))
+    flop = forward_flop(torch_model(name))
+    runs = {f"PyTorch {k}": TorchRun(name, v, tX, torch.from_numpy(y))
+            for k, v in FORMATS.items()}  # fmt: skip
+    for run in runs.values():  # oneDNN builds its primitives for each shape
+        run.train(torch.arange(min(WARMUP_IMAGES, len(X))))
+        run.predict(tX_test[:2500], 1000)
+    clf = None
+    if not args.torch_only:
+        clf = skcnn_model(name, args.threads, max_iter=1, tol=0)
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X[:WARMUP_IMAGES], y[:WARMUP_IMAGES])
+        clf.predict(X_test[:1000])
+        print(
+            f"  skcnn first fit and predict on {WARMUP_IMAGES} images (numba "
+            f"compile or cache load): {time.perf_counter() - start:.1f} s"
+        )
+
+    # An epoch runs as slices of 100 minibatches, each slice timed in every
+    # library in turn: the load of other processes falls on both alike, and the
+    # sum over slices of each slice's fastest repeat is an epoch with the
+    # least disturbance this run saw.
+    generator = torch.Generator().manual_seed(0)
+    who = [*runs, "skcnn"] if clf is not None else [*runs]
+    n_slices = -(-len(X) // SLICE)
+    train = {k: np.zeros((args.epochs, n_slices)) for k in who}
+    predict = {k: np.full(args.epochs, np.inf) for k in who}
+    predict_setup, errors = {}, {}
+    for repeat in range(args.epochs):
+        order = torch.randperm(len(X), generator=generator)
+        for index, lo in enumerate(range(0, len(X), SLICE)):
+            rows = order[lo : lo + SLICE]
+            for key, run in runs.items():
+                train[key][repeat, index] = run.train(rows)
+            if clf is not None:
+                X_slice, y_slice = X[rows.numpy()], y[rows.numpy()]
+                start = time.perf_counter()
+                clf.partial_fit(X_slice, y_slice)
+                train["skcnn"][repeat, index] = time.perf_counter() - start
+        for key, run in runs.items():
+            for batch_size in PREDICT_BATCHES:
+                pred, seconds = run.predict(tX_test, batch_size)
+                if seconds < predict[key].min():
+                    predict_setup[key] = batch_size
+                predict[key][repeat] = min(predict[key][repeat], seconds)
+            errors[key] = float(np.mean(pred != y_test))
+        if clf is not None:
+            start = time.perf_counter()
+            pred = clf.predict(X_test)
+            predict["skcnn"][repeat] = time.perf_counter() - start
+            errors["skcnn"] = float(np.mean(pred != y_test))
+        print(
+            f"  repeat {repeat + 1} (load average {os.getloadavg()[0]:.1f}): "
+            "epoch / predict seconds: "
+            + ", ".join(
+                f"{k} {train[k][repeat].sum():.1f} / {predict[k][repeat]:.2f}"
+                for k in who
+            ),
+            flush=True,
+        )
+
+    result = {
+        "model": name,
+        "train_flop": 3 * flop * len(X),
+        "predict_flop": flop * len(X_test),
+        "epoch": {k: train[k].sum(axis=1).min() for k in who},
+        "epoch_slices": {k: train[k].min(axis=0).sum() for k in who},
+        "predict": {k: predict[k].min() for k in who},
+    }
+    torch_train = min(runs, key=result["epoch_slices"].get)
+    torch_predict = min(runs, key=result["predict"].get)
+    result["torch_train"], result["torch_predict"] = torch_train, torch_predict
+    result["torch_batch"] = predict_setup[torch_predict]
+    print(f"  {'':<24}{'task':<26}{'seconds':>9}{'GFLOP/s':>9}{'of sgemm':>10}")
+    for k in who:
+        for task, key, n_flop in (
+            ("epoch, min of runs", "epoch", result["train_flop"]),
+            ("epoch, sum of slice mins", "epoch_slices", result["train_flop"]),
+            ("predict", "predict", result["predict_flop"]),
+        ):
+            seconds = result[key][k]
+            rate = n_flop / seconds / 1e9
+            if task == "predict" and k != "skcnn":
+                task = f"predict, batch {predict_setup[k]}"
+            print(f"  {k:<24}{task:<26}{seconds:9.2f}{rate:9.1f}{rate / bound:10.1%}")
+    if clf is not None:
+        ours, theirs = result["epoch_slices"]["skcnn"], result["epoch_slices"]
+        whole = result["epoch"]["skcnn"] / min(result["epoch"][k] for k in runs)
+        predict_ratio = result["predict"]["skcnn"] / result["predict"][torch_predict]
+        print(
+            f"  skcnn / PyTorch: epoch {ours:.1f} / {theirs[torch_train]:.1f} s = "
+            f"{ours / theirs[torch_train]:.2f} (min of whole epochs: {whole:.2f}); "
+            f"predict {predict_ratio:.2f}"
+        )
+    print(
+        f"  test error after {args.epochs} epoch(s): "
+        + ", ".join(f"{k} {v:.2%}" for k, v in errors.items())
+    )
+    return result
+
+
+def speed_table(results, bound) -> str:
+    def cell(seconds, n_flop):
+        return f"{seconds:.2f} s ({n_flop / seconds / 1e9 / bound:.0%})"
+
+    lines = [
+        "| model | task | skcnn | PyTorch | PyTorch setup | skcnn / PyTorch |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        tasks = (
+            ("epoch", "epoch_slices", r["train_flop"], r["torch_train"][8:]),
+            ("predict", "predict", r["predict_flop"],
+             f"{r['torch_predict'][8:]}, batch {r['torch_batch']}"),
+        )  # fmt: skip
+        for task, key, n_flop, setup in tasks:
+            torch_key = r["torch_train"] if key != "predict" else r["torch_predict"]
+            theirs = r[key][torch_key]
+            ours = r[key].get("skcnn")
+            lines.append(
+                f"| {r['model']} | {task} "
+                f"| {'-' if ours is None else cell(ours, n_flop)} "
+                f"| {cell(theirs, n_flop)} | {setup} "
+                f"| {'-' if ours is None else f'{ours / theirs:.2f}'} |"
+            )
+    return "\n".join(lines)
+
+
+# -- accuracy -------------------------------------------------------------------
+
+
+def accuracy(name, data, args) -> dict:
+    X, y, X_test, y_test = data
+    clf = skcnn_model(name, args.threads, **ACCURACY_PARAMS[name])
+    print(f"  {clf!r}")
+    start = time.perf_counter()  # compile apart, on a throwaway copy
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clone(clf).set_params(max_iter=1).fit(X[:WARMUP_IMAGES], y[:WARMUP_IMAGES])
+    print(
+        f"  first fit on {WARMUP_IMAGES} images (numba compile or cache load, not "
+        f"counted below): {time.perf_counter() - start:.1f} s"
+    )
+    classes, fit_seconds, curve = np.unique(y), 0.0, []
+    print(f"  {'epoch':>5}{'fit s':>9}{'loss':>9}{'lr':>9}{'test error':>12}")
+    for epoch in range(1, args.epochs + 1):
+        start = time.perf_counter()
+        clf.partial_fit(X, y, classes=classes)
+        fit_seconds += time.perf_counter() - start
+        error = 1.0 - clf.score(X_test, y_test)
+        curve.append((epoch, fit_seconds, error))
+        # the rate is the optimizer's (private, printed only to follow "adaptive")
+        rate = getattr(getattr(clf, "_optimizer", None), "learning_rate", np.nan)
+        print(
+            f"  {epoch:5d}{fit_seconds:9.0f}{clf.loss_curve_[-1]:9.4f}"
+            f"{rate:9.1e}{error:12.2%}",
+            flush=True,
+        )
+        if fit_seconds > args.budget:
+            print(f"  stopped: {fit_seconds:.0f} s of fitting > budget {args.budget} s")
+            break
+    return {"model": name, "curve": curve}
+
+
+def at_limit(result) -> tuple:
+    """(epoch, fit seconds, test error) of the last epoch within the target's limit."""
+    _, seconds, epochs = TARGETS[result["model"]]
+    within = [
+        row
+        for row in result["curve"]
+        if (seconds is None or row[1] <= seconds)
+        and (epochs is None or row[0] <= epochs)
+    ]
+    return within[-1] if within else None
+
+
+def target_met(result) -> bool:
+    row = at_limit(result)
+    return row is not None and row[2] <= TARGETS[result["model"]][0]
+
+
+def accuracy_table(results) -> str:
+    lines = [
+        "| model | epochs | fit seconds | final test error | best (epoch) | "
+        "target | at the limit (epoch) | met |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        epoch, seconds, error = r["curve"][-1]
+        best = min(r["curve"], key=lambda row: row[2])
+        target, max_seconds, max_epochs = TARGETS[r["model"]]
+        limit = (
+            f"{max_seconds} s of fit"
+            if max_seconds is not None
+            else f"{max_epochs} epochs"
+        )
+        row = at_limit(r)
+        reached = "-" if row is None else f"{row[2]:.2%} ({row[0]})"
+        lines.append(
+            f"| {r['model']} | {epoch} | {seconds:.0f} | {error:.2%} | "
+            f"{best[2]:.2%} ({best[0]}) | <= {target:.1%} within {limit} | "
+            f"{reached} | {'yes' if target_met(r) else 'no'} |"
+        )
+    per_epoch = [
+        "",
+        "| epoch | " + " | ".join(r["model"] for r in results) + " |",
+        "|---" * (len(results) + 1) + "|",
+    ]
+    for i in range(max(len(r["curve"]) for r in results)):
+        cells = [
+            f"{r['curve'][i][2]:.2%} ({r['curve'][i][1]:.0f} s)"
+            if i < len(r["curve"])
+            else ""
+            for r in results
+        ]
+        per_epoch.append(f"| {i + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + per_epoch)
+
+
+# -- main -----------------------------------------------------------------------
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-home", default=None)
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help="threads of both libraries (default: all cores)",
+    )
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="speed: timed epochs per library, the minimum is "
+        "reported (default 2); accuracy: most epochs (default 30)",
+    )
+    parser.add_argument(
+        "--accuracy",
+        action="store_true",
+        help="train with augmentation, test error per epoch",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=1200.0,
+        help="accuracy: stop once fitting took this many seconds",
+    )
+    parser.add_argument(
+        "--n-train", type=int, default=None, help="use only the first N training images"
+    )
+    parser.add_argument(
+        "--torch-only", action="store_true", help="speed: time PyTorch alone"
+    )
+    args = parser.parse_args(argv)
+    if args.epochs is None:
+        args.epochs = 30 if args.accuracy else 2
+    torch.set_num_threads(args.threads)
+    X, y = load_mnist(args.data_home, return_X_y=True, scale=True)
+    X_test, y_test = load_mnist(
+        args.data_home, subset="test", return_X_y=True, scale=True
+    )
+    X, y = X[: args.n_train], y[: args.n_train]
+    data = (X, y, X_test, y_test)
+
+    bound = sgemm_gflops(args.threads)
+    print(f"CPU: {cpu_description()}")
+    print(
+        f"threads: {args.threads}; torch {torch.__version__} "
+        f"(oneDNN {torch.backends.mkldnn.is_available()}); numpy float32 matmul "
+        f"on {args.threads} threads: {bound:.1f} GFLOP/s (the sgemm bound)"
+    )
+    load = os.getloadavg()[0]
+    print(
+        f"training images: {len(X):,}; test images: {len(X_test):,}; load average "
+        f"(1 min) {load:.1f}"
+        + (" > threads: other processes share the cores" if load > args.threads else "")
+    )
+    results = []
+    for name in args.models:
+        print(f"\n{name}")
+        if args.accuracy:
+            results.append(accuracy(name, data, args))
+        else:
+            results.append(speed(name, data, args, bound))
+    print()
+    if args.accuracy:
+        print(accuracy_table(results))
+        met = all(target_met(r) for r in results)
+        print("all targets met" if met else "some target missed")
+        return 0 if met else 1
+    print(
+        f"epoch: sum over its {SLICE}-image slices of each slice's fastest of "
+        f"{args.epochs} runs; predict: fastest of {args.epochs}; in brackets the "
+        f"fraction of the sgemm bound ({bound:.0f} GFLOP/s) reached, training "
+        "counted as 3x the forward FLOP"
+    )
+    print(speed_table(results, bound))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
