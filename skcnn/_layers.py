@@ -88,7 +88,21 @@ class Layer:
     Subclasses list their hyperparameters in ``__init__`` (scikit-learn's
     convention: stored as given, under the same names), override what differs
     from a parameter-free layer that keeps the shape of its input, and declare
-    ``accepts``: ``"maps"``, ``"flat"`` or ``"any"`` input.
+    ``accepts``: ``"maps"``, ``"flat"`` or ``"any"`` input. A layer of your own
+    implements ``forward(x, params, training=True, rng=None)`` and
+    ``backward(dout, cache, params, need_dx=True)`` on the estimator's memory
+    layout: rows ``(n_samples, n_features)`` for flat samples, batch-last
+    arrays ``(channels, height, width, n_samples)`` for feature maps.
+
+    Examples
+    --------
+    >>> from sklearn.base import clone
+    >>> from skcnn.layers import Conv2D
+    >>> layer = Conv2D(32, 3, padding="same")
+    >>> layer.get_params()["filters"], clone(layer, safe=False) == layer
+    (32, True)
+    >>> layer.set_params(filters=64)
+    Conv2D(64, size=3, padding='same')
     """
 
     accepts = "any"

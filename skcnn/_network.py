@@ -345,6 +345,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         super().__setstate__(state)
         if "params_" in state:
             self._packed, self.params_ = _pack(self.params_)
+            # files from before dropout and augmentation had no layer generator
+            self.__dict__.setdefault("_layer_rng", None)
 
     # -- the loop ---------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 
 from skcnn import (
@@ -98,6 +99,10 @@ def test_skcnn_io_round_trip_and_clear_errors_for_bad_files(digits, tmp_path):
     path = save(pipe, tmp_path / "pipe.skops")
     np.testing.assert_array_equal(load(path).predict_proba(X_test),
                                   pipe.predict_proba(X_test))  # fmt: skip
+    convnet = _fit(clone(ESTIMATORS[-1]), X, y)  # a declared stack of layers
+    loaded = load(save(convnet, tmp_path / "convnet.skops"))
+    assert loaded.layers == convnet.layers
+    np.testing.assert_array_equal(loaded.predict(X_test), convnet.predict(X_test))
 
     truncated = tmp_path / "truncated.skops"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
