@@ -20,6 +20,7 @@ import time
 
 import numba
 import numpy as np
+from _common import cpu_description, sgemm_gflops
 from threadpoolctl import threadpool_limits
 
 from skcnn._kernels._conv import (
@@ -39,25 +40,6 @@ LAYERS = {  # name: (in_c, padded in_size, n_filters, size)
 POOLS = {"S2": (6, 28), "S4": (16, 10)}  # name: (channels, in_size)
 
 
-def cpu_description() -> str:
-    """CPU model and its widest vector extension, from /proc/cpuinfo."""
-    model, flags = "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "unknown CPU":
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = set(value.split())
-    except OSError:
-        pass
-    vector = ", ".join(
-        f"{f}: {'yes' if f in flags else 'no'}" for f in ("avx2", "avx512f")
-    )
-    return f"{model} ({vector})"
-
-
 def best_seconds(kernel, args, repeats, rounds=1):
     """Minimum over ``repeats`` timings of ``rounds`` calls, after one warm call."""
     kernel(*args)
@@ -68,14 +50,6 @@ def best_seconds(kernel, args, repeats, rounds=1):
             kernel(*args)
         best = min(best, (time.perf_counter() - start) / rounds)
     return best
-
-
-def sgemm_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
-    """numpy float32 matmul GFLOP/s on ``threads`` BLAS threads."""
-    a = np.random.default_rng(0).standard_normal((size, size)).astype(np.float32)
-    with threadpool_limits(threads, "blas"):
-        seconds = best_seconds(np.matmul, (a, a), repeats)
-    return 2 * size**3 / seconds / 1e9
 
 
 def main(argv=None) -> int:
@@ -90,7 +64,7 @@ def main(argv=None) -> int:
     bound = sgemm_gflops(threads)
     print(cpu_description())
     print(f"batch {n}, {threads} numba threads, BLAS held to 1 thread in kernels")
-    print(f"sgemm bound (numpy float32 2048^2 matmul, {threads} threads): {bound:.1f}")
+    print(f"sgemm bound (numpy float32 matmul, {threads} threads): {bound:.1f}")
     print(f"{'layer':<7}{'kernel':<14}{'µs':>9}{'GFLOP/s':>10}{'of sgemm':>10}")
     total = 0.0
     with threadpool_limits(1, "blas"):
