@@ -93,3 +93,16 @@ def sgemm_gflops(threads: int, sizes: tuple = (1024, 2048), repeats: int = 10) -
                 np.matmul(a, b, out=out)
                 best = max(best, 2 * n**3 / (time.perf_counter() - start) / 1e9)
     return best
+
+
+def load_note(threads: int, own: int = 0) -> str:
+    """The 1-minute load average, flagged when other work shares the cores.
+
+    ``own``: runnable threads of this process counted in the average (after a
+    run on ``threads`` threads, about ``threads``); the flag is raised above
+    ``threads + own``.
+    """
+    load = os.getloadavg()[0]
+    busy = " (other processes share the cores)" if load > threads + own else ""
+    mine = f" (about {own} from this run itself)" if own else ""
+    return f"load average (1 min) {load:.2f}{mine}{busy}"
