@@ -28,6 +28,7 @@ from skcnn._network import (
     BaseNetworkClassifier,
     HiddenFeaturesMixin,
     document_training,
+    positive_ints,
 )
 
 AUGMENT_DEFAULTS = {"shift": 0.1, "rotation": 10.0, "scale": 0.1}
@@ -127,13 +128,6 @@ def _smallest_side(n: int, layers: list) -> int:
             continue
         return side
     raise ValueError(f"No input size from {n} up fits the layers {layers}.")
-
-
-def _positive_ints(name: str, value) -> list:
-    values = [value] if isinstance(value, Integral) else list(value)
-    if any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in values):
-        raise ValueError(f"{name} must hold positive integers; got {value!r}.")
-    return values
 
 
 @document_training(lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10")
@@ -313,7 +307,7 @@ class ConvNetClassifier(BaseConvNetClassifier):
     def _blocks(self) -> list:
         """The conv blocks that the parameters declare."""
         blocks = []
-        for filters in _positive_ints("conv_filters", self.conv_filters):
+        for filters in positive_ints("conv_filters", self.conv_filters):
             try:
                 conv = Conv2D(filters, self.kernel_size, padding=self.padding)
             except ValueError as exc:
@@ -326,7 +320,7 @@ class ConvNetClassifier(BaseConvNetClassifier):
     def _dense(self) -> list:
         """The hidden dense layers that the parameters declare."""
         layers = []
-        for units in _positive_ints("hidden_layer_sizes", self.hidden_layer_sizes):
+        for units in positive_ints("hidden_layer_sizes", self.hidden_layer_sizes):
             layers += [Dense(units), Activation(self.activation)]
             if self.dropout:
                 layers.append(Dropout(self.dropout))

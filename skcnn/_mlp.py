@@ -9,6 +9,7 @@ from skcnn._network import (
     BaseNetworkClassifier,
     HiddenFeaturesMixin,
     document_training,
+    positive_ints,
 )
 
 
@@ -111,12 +112,7 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         self.activation = activation
 
     def _build_layers(self, in_shape, n_classes):
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if any(not isinstance(s, Integral) or s < 1 for s in sizes):
-            raise ValueError(
-                f"hidden_layer_sizes must hold positive integers; got {sizes!r}."
-            )
+        sizes = positive_ints("hidden_layer_sizes", self.hidden_layer_sizes)
         gain = 2.0 if self.activation in {"logistic", "sigmoid"} else 6.0
         layers = []
         for units in sizes:

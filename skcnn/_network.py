@@ -74,6 +74,14 @@ def _pack(layer_params):
     return flat, views
 
 
+def positive_ints(name: str, value) -> list:
+    """``value`` (an int or a sequence of ints) as a list, or a ValueError."""
+    values = [value] if isinstance(value, Integral) else list(value)
+    if any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in values):
+        raise ValueError(f"{name} must hold positive integers; got {value!r}.")
+    return values
+
+
 class TrainingDivergedError(ValueError):
     """The training loss became NaN or infinite before any epoch completed."""
 
