@@ -3,16 +3,25 @@
 import warnings
 from numbers import Integral
 
+import numba
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.exceptions import DataConversionWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from threadpoolctl import threadpool_limits
 
 from skcnn._images import as_float32, validate_images
-from skcnn._kernels._distances import center_rows, l1_neighbors, l2_neighbors
+from skcnn._kernels._distances import (
+    candidate_distances,
+    center_rows,
+    l1_neighbors,
+    l1_neighbors_uint8,
+    l2_neighbors,
+)
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
+from skcnn._kernels._simd import HAS_SAD
 
 METRICS = {"l1": "l1", "manhattan": "l1", "l2": "l2", "euclidean": "l2"}
 """Accepted ``metric`` names and the distance each one means."""
@@ -20,11 +29,17 @@ METRICS = {"l1": "l1", "manhattan": "l1", "l2": "l2", "euclidean": "l2"}
 _TILE_BYTES = 8 * 2**20
 """Size of one float32 tile of training rows scanned per kernel call."""
 
+_UINT8_TILE_BYTES = 2**18
+"""Size of one tile of uint8 rows (L1 sums): small enough to stay in L2 cache."""
+
 _DTYPES = [np.float32, np.uint8, np.float64]
 """Kept as given by validation; float64 is then cast to float32 with a range check."""
 
 _MARGIN = 8
 """Extra candidates the kernels keep for the exact float64 re-ranking."""
+
+_QUERY_BLOCK = 256
+"""Queries a thread multiplies by one sgemm in the L2 kernel (at most)."""
 
 
 class KNNImageClassifier(ClassifierMixin, BaseEstimator):
@@ -301,7 +316,7 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
             )
 
     def _search(self, X, k):
-        with parallel_section(self.n_jobs):
+        with parallel_section(self.n_jobs), threadpool_limits(1, "blas"):
             return exact_neighbors(
                 X, self.X_fit_, k, self.effective_metric_, self.batch_size
             )
@@ -327,42 +342,55 @@ def exact_neighbors(X, train, k, metric, batch_size):
     """
     n_fit, n_features = train.shape
     k_keep = min(k + _MARGIN, n_fit)
+    # uint8 L1 sums are exact integers (psadbw); the other cases rank in float32.
+    exact_sums = metric == "l1" and HAS_SAD and X.dtype == train.dtype == np.uint8
     if metric == "l2":  # centring keeps |q|² + |t|² - 2 q·t well conditioned
         center = np.mean(train, axis=0, dtype=np.float64).astype(np.float32)
     else:  # uncentred uint8 keeps the L1 sums exact integers
         center = np.zeros(n_features, dtype=np.float32)
     tile_rows = max(8, _TILE_BYTES // (4 * n_features))
     tile = np.empty((min(tile_rows, n_fit), n_features), dtype=np.float32)
+    if exact_sums:  # the kernel reads the stored rows, no float32 copy
+        tile_rows = max(8, _UINT8_TILE_BYTES // n_features)
     tile_sq_norms = np.empty(len(tile))
     dist = np.empty((len(X), k))
     ind = np.empty((len(X), k), dtype=np.intp)
     for start in range(0, len(X), batch_size):
         block = X[start : start + batch_size]
         n_padded = -(-len(block) // 8) * 8
-        queries = np.zeros((n_padded, n_features), dtype=np.float32)
         query_sq_norms = np.zeros(n_padded)
-        center_rows(block, center, queries, query_sq_norms)
+        if exact_sums:
+            queries = np.zeros((n_padded, n_features), dtype=np.uint8)
+            queries[: len(block)] = block
+        else:
+            queries = np.zeros((n_padded, n_features), dtype=np.float32)
+            center_rows(block, center, queries, query_sq_norms)
         best_dist = np.full((n_padded, k_keep), np.inf)
         best_ind = np.full((n_padded, k_keep), -1, dtype=np.intp)
         max_train_sq_norm = 0.0
         for offset in range(0, n_fit, tile_rows):
             rows = train[offset : offset + tile_rows]
+            if exact_sums:
+                l1_neighbors_uint8(queries, rows, offset, best_dist, best_ind)
+                continue
             n = len(rows)
             center_rows(rows, center, tile, tile_sq_norms)
             max_train_sq_norm = max(max_train_sq_norm, tile_sq_norms[:n].max())
             if metric == "l2":
                 l2_neighbors(
                     queries, query_sq_norms, tile[:n], tile_sq_norms[:n], offset,
-                    best_dist, best_ind,
+                    _query_block(n_padded), best_dist, best_ind,
                 )  # fmt: skip
             else:
                 l1_neighbors(queries, tile[:n], offset, best_dist, best_ind)
         m = len(block)
         cand_dist, cand_ind = _rerank(block, train, best_ind[:m], metric)
         if k_keep < n_fit:
-            envelope = _rounding_envelope(
-                query_sq_norms[:m], max_train_sq_norm, n_features, metric
-            )
+            envelope = 0.0
+            if not exact_sums:
+                envelope = _rounding_envelope(
+                    query_sq_norms[:m], max_train_sq_norm, n_features, metric
+                )
             kth = cand_dist[:, k - 1] ** 2 if metric == "l2" else cand_dist[:, k - 1]
             for row in np.flatnonzero(~(best_dist[:m, -1] - envelope > kth)):
                 found = _brute_force(block[row], train, k, metric)
@@ -372,6 +400,16 @@ def exact_neighbors(X, train, k, metric, batch_size):
             cand_ind[:, :k],
         )
     return dist, ind
+
+
+def _query_block(n_queries):
+    """Queries per task of the L2 kernel: at most ``_QUERY_BLOCK``, a multiple of
+    8, and at least one task per thread so that every core has work."""
+    threads = numba.get_num_threads()
+    tasks = max(threads, -(-n_queries // _QUERY_BLOCK))
+    tasks = -(-tasks // threads) * threads
+    per_task = -(-n_queries // tasks)
+    return -(-per_task // 8) * 8
 
 
 def _rounding_envelope(query_sq_norms, max_train_sq_norm, n_features, metric):
@@ -393,33 +431,28 @@ def _rounding_envelope(query_sq_norms, max_train_sq_norm, n_features, metric):
 
 def _rerank(queries, train, ind, metric):
     """float64 distances to the candidates, sorted by (distance, index)."""
-    queries = queries.astype(np.float64)
-    dist = np.empty(ind.shape)
-    for col in range(ind.shape[1]):
-        dist[:, col] = _distance_rows(queries, train[ind[:, col]], metric)
+    dist = _exact_distances(queries, train, ind, metric)
     order = np.lexsort((ind, dist), axis=-1)
     return np.take_along_axis(dist, order, -1), np.take_along_axis(ind, order, -1)
 
 
 def _brute_force(query, train, k, metric):
     """Exact float64 k nearest rows of ``train`` for one query (stable ties)."""
-    query = query.astype(np.float64)
-    dist = np.concatenate(
-        [
-            _distance_rows(query, train[lo : lo + 4096], metric)
-            for lo in range(0, len(train), 4096)
-        ]
-    )
+    everyone = np.arange(len(train))[None]
+    dist = _exact_distances(query[None], train, everyone, metric)[0]
     ind = np.argsort(dist, kind="stable")[:k]
     return dist[ind], ind
 
 
-def _distance_rows(a, b, metric):
-    """Row-wise float64 L1 or L2 distances between a and b (broadcasting)."""
-    diff = a - b.astype(np.float64)
-    if metric == "l2":
-        return np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    return np.abs(diff).sum(axis=1)
+def _exact_distances(queries, train, ind, metric):
+    """float64 L1 or L2 distances of each query to the training rows ``ind``.
+
+    One kernel for the re-ranking and the brute force, so that a pair's
+    distance has the same bits whichever path computed it.
+    """
+    dist = np.empty(ind.shape)
+    candidate_distances(queries, train, ind, metric == "l2", dist)
+    return np.sqrt(dist) if metric == "l2" else dist
 
 
 def _drop_self(dist, ind):

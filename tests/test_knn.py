@@ -110,18 +110,33 @@ def test_kneighbors_without_X_leaves_each_point_out(digits):
     assert ours.kneighbors(n_neighbors=2, return_distance=False).shape == (300, 2)
 
 
-def test_results_do_not_depend_on_batch_threads_or_order(digits):
+@pytest.mark.parametrize(
+    ("metric", "scale"), [("l2", 16), ("l1", 16), ("l1", None), ("l2", None)]
+)
+def test_results_do_not_depend_on_batch_threads_or_order(digits, metric, scale):
+    """The same bits (neighbours, float64 distances, probabilities) however the
+    queries are batched, ordered or threaded: float32 pixels, or uint8 ones
+    (L1 on uint8 takes the exact integer kernel)."""
     X, y, X_test, _ = digits
-    X32 = X.astype(np.float32) / 16
-    base = KNNImageClassifier(5).fit(X32, y)
-    proba = base.predict_proba(X_test / 16)
+    if scale is None:
+        X, X_test = X.astype(np.uint8), X_test.astype(np.uint8)
+    else:
+        X, X_test = X.astype(np.float32) / scale, X_test.astype(np.float32) / scale
+    base = KNNImageClassifier(5, metric=metric).fit(X, y)
+    proba = base.predict_proba(X_test)
+    dist, ind = base.kneighbors(X_test)
     for params in [{"batch_size": 7}, {"n_jobs": 1}, {"n_jobs": -1}]:
-        other = KNNImageClassifier(5, **params).fit(X32, y)
-        np.testing.assert_array_equal(other.predict_proba(X_test / 16), proba)
+        other = KNNImageClassifier(5, metric=metric, **params).fit(X, y)
+        np.testing.assert_array_equal(other.predict_proba(X_test), proba)
+        other_dist, other_ind = other.kneighbors(X_test)
+        np.testing.assert_array_equal(other_dist, dist)
+        np.testing.assert_array_equal(other_ind, ind)
     order = np.random.default_rng(1).permutation(len(X_test))
-    np.testing.assert_array_equal(base.predict_proba(X_test[order] / 16), proba[order])
-    one = np.vstack([base.predict_proba(X_test[i : i + 1] / 16) for i in range(20)])
-    np.testing.assert_array_equal(one, proba[:20])
+    np.testing.assert_array_equal(base.predict_proba(X_test[order]), proba[order])
+    np.testing.assert_array_equal(base.kneighbors(X_test[order])[0], dist[order])
+    one = [base.kneighbors(X_test[i : i + 1]) for i in range(20)]
+    np.testing.assert_array_equal(np.vstack([d for d, _ in one]), dist[:20])
+    np.testing.assert_array_equal(np.vstack([i for _, i in one]), ind[:20])
 
 
 def test_predict_writes_nothing_to_the_estimator(digits):

@@ -31,13 +31,9 @@ and each sample's arithmetic is the same wherever it sits in the batch.
 """
 
 import numpy as np
-import scipy.linalg.cython_blas  # noqa: F401  (see below)
 from numba import prange
 
 from skcnn._kernels._jit import jit
-
-# numba's np.dot calls scipy's BLAS, loaded lazily on the first call; importing it
-# here lets threadpool_limits(1, "blas") see, and limit, that BLAS from the start.
 
 
 @jit

@@ -1,13 +1,15 @@
-"""Nearest-neighbour kernels: centred float32 tiles, L1/L2 blocks fused with top-k.
+"""Nearest-neighbour kernels: L1/L2 distance blocks fused with top-k selection.
 
 The Python side (``skcnn._knn``) walks the training set in tiles and the queries
-in chunks; these kernels never validate and never allocate per pair.
+in chunks; these kernels never validate and never hold more than a thread's
+block of distances.
 
-Layout: ``queries`` is ``(n_queries, n_features)`` float32 with ``n_queries`` a
-multiple of 8 (the caller pads); ``train`` is a ``(n_tile, n_features)`` float32
-tile whose first row has global index ``offset``. ``best_dist`` /
-``best_index`` ``(n_queries, k)`` hold each query's k smallest distances so far in
-ascending order (``inf`` / ``-1`` when empty); each thread owns whole query rows.
+Layout: ``queries`` is ``(n_queries, n_features)`` with ``n_queries`` a multiple
+of 8 (the caller pads); ``train`` is a ``(n_tile, n_features)`` tile whose first
+row has global index ``offset``: centred float32 rows for L2 and float32 L1,
+the stored uint8 rows themselves for uint8 L1. ``best_dist`` / ``best_index``
+``(n_queries, k)`` hold each query's k smallest distances so far in ascending
+order (``inf`` / ``-1`` when empty); each thread owns whole query rows.
 
 Ties keep the earlier training index: tiles arrive in index order and a
 candidate replaces a kept neighbour only if strictly closer.
@@ -17,9 +19,10 @@ import numpy as np
 from numba import prange
 
 from skcnn._kernels._jit import jit
+from skcnn._kernels._simd import sad_tile
 
-_RUN = 64
-"""Training rows whose dot products are computed before they are merged."""
+_RUN = 256
+"""Training rows multiplied by one sgemm before their distances are merged."""
 
 
 @jit(parallel=True)
@@ -59,58 +62,46 @@ def _eight_rows(x, i):
     return (x[i], x[i + 1], x[i + 2], x[i + 3], x[i + 4], x[i + 5], x[i + 6], x[i + 7])
 
 
-@jit
-def _dot_8x2(rows, t, u):
-    """Dot products of eight query rows with the vectors ``t`` and ``u``.
-
-    Eight queries against two training rows share every load: the register tile
-    that lets LLVM keep 16 vector accumulators busy.
-    """
-    q0, q1, q2, q3, q4, q5, q6, q7 = rows
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = np.float32(0.0)
-    b0 = b1 = b2 = b3 = b4 = b5 = b6 = b7 = np.float32(0.0)
-    for k in range(t.shape[0]):
-        x, y = t[k], u[k]
-        # fmt: off
-        a0 += q0[k] * x; a1 += q1[k] * x; a2 += q2[k] * x; a3 += q3[k] * x  # noqa: E702
-        a4 += q4[k] * x; a5 += q5[k] * x; a6 += q6[k] * x; a7 += q7[k] * x  # noqa: E702
-        b0 += q0[k] * y; b1 += q1[k] * y; b2 += q2[k] * y; b3 += q3[k] * y  # noqa: E702
-        b4 += q4[k] * y; b5 += q5[k] * y; b6 += q6[k] * y; b7 += q7[k] * y  # noqa: E702
-        # fmt: on
-    return (a0, a1, a2, a3, a4, a5, a6, a7), (b0, b1, b2, b3, b4, b5, b6, b7)
-
-
 @jit(parallel=True)
 def l2_neighbors(
-    queries, query_sq_norms, train, train_sq_norms, offset, best_dist, best_index
+    queries, query_sq_norms, train, train_sq_norms, offset, block, best_dist, best_index
 ):
     """Merge squared L2 distances ``|q|² + |t|² - 2 q·t`` into the top-k lists.
 
-    The dot products accumulate in float32 (callers centre the data first, so the
+    Each thread takes ``block`` queries at a time and multiplies them with
+    ``_RUN`` training rows by one single-threaded sgemm (numba's ``np.dot``: BLAS
+    must be held to one thread around the call), then merges those distances
+    into its queries' lists while they are still in cache: no
+    ``(n_queries, n_train)`` matrix, and no second thread pool beside numba's.
+    The dot products are float32 (callers centre the data first, so the
     cancellation error stays near float32 epsilon times |q|·|t|); the squared
-    norms are float64. Per-query arithmetic does not depend on the batch.
-    Dot products of a run of ``_RUN`` training rows are computed first, then
-    merged, which keeps the merging branches out of the vectorised loop.
+    norms and the sums are float64.
     """
-    n_train, last = train.shape[0], best_dist.shape[1] - 1
-    for group in prange(queries.shape[0] // 8):
-        i = 8 * group
-        rows = _eight_rows(queries, i)
-        dots = np.empty((_RUN, 8), dtype=np.float32)
+    n_queries, n_train = queries.shape[0], train.shape[0]
+    last = best_dist.shape[1] - 1
+    for task in prange(-(-n_queries // block)):
+        lo = task * block
+        hi = min(lo + block, n_queries)
+        own = queries[lo:hi]
         for start in range(0, n_train, _RUN):
             stop = min(start + _RUN, n_train)
-            for j in range(start, stop, 2):
-                j2 = min(j + 1, stop - 1)
-                dots[j - start], dots[j2 - start] = _dot_8x2(rows, train[j], train[j2])
-            for r in range(8):
-                worst, base = best_dist[i + r, last], query_sq_norms[i + r]
-                for j in range(start, stop):
+            dots = np.dot(own, train[start:stop].T)
+            norms = train_sq_norms[start:stop]
+            for r in range(hi - lo):
+                row = lo + r
+                worst, base = best_dist[row, last], query_sq_norms[row]
+                lowest = np.inf  # a vectorised look first: most runs bring nothing
+                for j in range(stop - start):
+                    lowest = min(lowest, norms[j] - 2.0 * np.float64(dots[r, j]))
+                if not base + lowest < worst:
+                    continue
+                for j in range(stop - start):
                     dist = (
-                        base + train_sq_norms[j] - 2.0 * np.float64(dots[j - start, r])
+                        base + train_sq_norms[start + j] - 2.0 * np.float64(dots[r, j])
                     )
                     if dist < worst:
-                        _push(best_dist, best_index, i + r, dist, offset + j)
-                        worst = best_dist[i + r, last]
+                        _push(best_dist, best_index, row, dist, offset + start + j)
+                        worst = best_dist[row, last]
 
 
 @jit
@@ -142,3 +133,58 @@ def l1_neighbors(queries, train, offset, best_dist, best_index):
             dists = _l1_8x1(rows, train[j])
             for r in range(8):
                 _push(best_dist, best_index, i + r, np.float64(dists[r]), offset + j)
+
+
+@jit(parallel=True)
+def l1_neighbors_uint8(queries, train, offset, best_dist, best_index):
+    """Merge exact L1 distances of uint8 rows (integer sums) into the top-k lists.
+
+    Eight queries against one training row at a time, summed 32 bytes per
+    instruction by ``psadbw`` (:func:`skcnn._kernels._simd.sad_tile`; the last
+    ``n_features % 16`` bytes are added here). The sums of a run of ``_RUN``
+    training rows are stored first, then merged, which keeps the merging
+    branches out of the summing loop. Only for x86-64 (``HAS_SAD``).
+    """
+    n_train, n_features = train.shape
+    tail, last = n_features - n_features % 16, best_dist.shape[1] - 1
+    for group in prange(queries.shape[0] // 8):
+        i = 8 * group
+        rows = _eight_rows(queries, i)
+        sums = np.empty((_RUN, 8), dtype=np.int64)
+        for start in range(0, n_train, _RUN):
+            stop = min(start + _RUN, n_train)
+            for j in range(start, stop):
+                t, out = train[j], sums[j - start]
+                (out[0], out[1], out[2], out[3], out[4], out[5], out[6], out[7]) = (
+                    sad_tile(rows, (t,))
+                )
+                for k in range(tail, n_features):
+                    for r in range(8):
+                        out[r] += abs(np.int64(queries[i + r, k]) - np.int64(t[k]))
+            for r in range(8):
+                worst = best_dist[i + r, last]
+                for j in range(start, stop):
+                    dist = np.float64(sums[j - start, r])
+                    if dist < worst:
+                        _push(best_dist, best_index, i + r, dist, offset + j)
+                        worst = best_dist[i + r, last]
+
+
+@jit(parallel=True)
+def candidate_distances(queries, train, index, squared, out):
+    """float64 distances of each query to its candidates, summed in order.
+
+    ``out[i, c] = sum_k (q_ik - t_jk)²`` (``squared``) or ``sum_k |q_ik - t_jk|``
+    with ``j = index[i, c]``, every term in float64: exact for uint8 pixels. A
+    pair's distance does not depend on the other pairs.
+    queries : (n, d); train : (n_train, d); index : (n, m) int; out : (n, m).
+    """
+    for i in prange(index.shape[0]):
+        q = queries[i]
+        for c in range(index.shape[1]):
+            t = train[index[i, c]]
+            total = 0.0
+            for k in range(q.shape[0]):
+                diff = np.float64(q[k]) - np.float64(t[k])
+                total += diff * diff if squared else abs(diff)
+            out[i, c] = total

@@ -21,6 +21,7 @@ from contextlib import contextmanager, nullcontext
 from numbers import Integral
 
 import numba
+import scipy.linalg.cython_blas  # noqa: F401  (see below)
 from numba import njit, prange
 from sklearn.utils._param_validation import Interval
 
@@ -28,6 +29,11 @@ FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 """LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
 
 _CACHE_ENV = "SKCNN_NO_JIT_CACHE"
+
+# Kernels that call numba's np.dot (conv's input gradient, k-NN's L2 blocks) run
+# scipy's BLAS inside numba's threads, so it must be held to one thread around
+# them (threadpool_limits(1, "blas")). numba loads that BLAS lazily on the first
+# call; importing it here lets threadpoolctl see, and limit, it from the start.
 
 
 def _cache_enabled() -> bool:
