@@ -39,12 +39,16 @@ from skcnn._kernels._dense import (
     logistic_backward,
     relu_backward,
     tanh_backward,
+    tanh_float32,
 )
 from skcnn._kernels._pool import pool_backward, pool_forward
 
 
 def _tanh(x):
-    np.tanh(x, out=x)
+    if x.dtype == np.float32 and x.flags.c_contiguous:
+        tanh_float32(x)
+    else:
+        np.tanh(x, out=x)
 
 
 def _relu(x):

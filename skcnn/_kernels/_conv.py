@@ -16,7 +16,10 @@ by one.
 
 For wide layers (stride 1, many filters, a deep ``in_c * size**2`` reduction,
 e.g. 32 -> 64 filters 5x5) the two backward functions pick other kernels, in
-plain Python (:func:`_is_wide`); the forward kernel serves every layer. The
+plain Python (:func:`_is_wide`). A filter as large as its (padded) input, such
+as LeNet-5's C5, is a dense layer in disguise: batch-last, the input is already
+the ``(in_c * size**2, n)`` matrix of its taps, and all three passes are one
+matrix product each (:func:`_covers_input`). The
 weight gradient becomes a register tile of two filters x five taps, dot
 products over whole output rows. The input gradient becomes, per output row and
 chunk of lanes, one small single-threaded sgemm (numba's ``np.dot``: BLAS must
@@ -58,11 +61,9 @@ def _span(stride, out_w, n):
 
 
 @jit(parallel=True)
-def conv_forward(x, weight, bias, stride, out):
-    """``out[f,y,x] = bias[f] + sum_{c,ky,kx} weight[f,c,ky,kx] x[c,y*s+ky,x*s+kx]``.
+def _forward_direct(x, weight, bias, stride, out):
+    """:func:`conv_forward` as a numba kernel, for every geometry.
 
-    x : (in_c, in_h, in_w, n), padded; weight : (n_filters, in_c, size, size);
-    bias : (n_filters,); out : (n_filters, out_h, out_w, n), overwritten.
     Each task owns one output row of two filters: every five input values
     loaded feed ten products, summed in a local buffer (a lone last filter is
     computed twice, into the same row).
@@ -340,6 +341,34 @@ def images_to_maps(x, height, width, offset, scale, out):
                     o[k] = (x[k, column] - offset) * scale
 
 
+def _covers_input(x_shape, size):
+    """Whether the filter spans the whole padded input (a 1x1 output)."""
+    return x_shape[1] == size and x_shape[2] == size
+
+
+def _as_matrices(x, weight, out):
+    """The batch-last arrays of a 1x1-output layer as matrices (views):
+    ``x`` (taps, n), ``weight`` (n_filters, taps), ``out`` (n_filters, n)."""
+    n_filters, n = weight.shape[0], x.shape[3]
+    return x.reshape(-1, n), weight.reshape(n_filters, -1), out.reshape(n_filters, n)
+
+
+def conv_forward(x, weight, bias, stride, out):
+    """``out[f,y,x] = bias[f] + sum_{c,ky,kx} weight[f,c,ky,kx] x[c,y*s+ky,x*s+kx]``.
+
+    x : (in_c, in_h, in_w, n), padded; weight : (n_filters, in_c, size, size);
+    bias : (n_filters,); out : (n_filters, out_h, out_w, n), overwritten.
+    :func:`_forward_direct`, or one matrix product when the filter covers the
+    input.
+    """
+    if _covers_input(x.shape, weight.shape[2]):
+        x2, w2, out2 = _as_matrices(x, weight, out)
+        np.dot(w2, x2, out=out2)
+        out2 += bias[:, None]
+    else:
+        _forward_direct(x, weight, bias, stride, out)
+
+
 def _is_wide(in_c, n_filters, size, stride, out_h):
     """Whether a layer is wide enough for the sgemm and tile kernels.
 
@@ -370,7 +399,11 @@ def conv_backward_weight(x, dout, stride, dweight, dbias):
     :func:`_backward_weight_tiles`.
     """
     n_filters, in_c, size, _ = dweight.shape
-    if _is_wide(in_c, n_filters, size, stride, dout.shape[1]):
+    if _covers_input(x.shape, size):
+        x2, dw2, dout2 = _as_matrices(x, dweight, dout)
+        np.dot(dout2, x2.T, out=dw2)
+        np.sum(dout2, axis=1, out=dbias)
+    elif _is_wide(in_c, n_filters, size, stride, dout.shape[1]):
         _backward_weight_tiles(x, dout, dweight, dbias)
     else:
         _backward_weight_direct(x, dout, stride, dweight, dbias)
@@ -384,7 +417,10 @@ def conv_backward_input(dout, weight, stride, dx):
     """
     n_filters, in_c, size, _ = weight.shape
     block = _channel_block(in_c)
-    if block and _is_wide(in_c, n_filters, size, stride, dout.shape[1]):
+    if _covers_input(dx.shape, size):
+        dx2, w2, dout2 = _as_matrices(dx, weight, dout)
+        np.dot(w2.T, dout2, out=dx2)
+    elif block and _is_wide(in_c, n_filters, size, stride, dout.shape[1]):
         _backward_input_gemm(dout, weight, block, _CHUNK, dx)
     else:
         _backward_input_direct(dout, weight, stride, dx)

@@ -1,7 +1,8 @@
 """Dense layers, activations and the softmax cross-entropy loss, row by row.
 
 Training multiplies whole minibatches with BLAS and applies activations with
-numpy's SIMD ufuncs; these kernels do the rest: activation derivatives in place,
+numpy's ufuncs, except float32 tanh (:func:`tanh_float32`: numpy's is scalar
+without AVX-512); these kernels do the rest: activation derivatives in place,
 the fused softmax cross-entropy and its
 gradient, and an inference-time dense product whose result for a row does not
 depend on the other rows of the batch (BLAS may take another code path for one
@@ -29,6 +30,56 @@ def dense_rows(x, weight, bias, out):
             if value != 0:
                 for j in range(n_out):
                     out[i, j] += value * weight[k, j]
+
+
+_TANH_CLAMP = np.float32(7.90531110763549805)
+"""Beyond it tanh rounds to ±1 in float32; the rational form is fitted inside."""
+_TANH_P = tuple(
+    np.float32(c)
+    for c in (
+        -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11,
+        5.12229709037114e-08, 1.48572235717979e-05, 6.37261928875436e-04,
+        4.89352455891786e-03,
+    )
+)  # fmt: skip
+_TANH_Q = tuple(
+    np.float32(c)
+    for c in (1.19825839466702e-06, 1.18534705686654e-04, 2.26843463243900e-03,
+              4.89352518554385e-03)
+)  # fmt: skip
+_BLOCK = 4096
+"""Elements per ``prange`` iteration of the elementwise kernels."""
+
+
+@jit(parallel=True, fastmath=False)
+def tanh_float32(x):
+    """``x = tanh(x)`` in place for C-contiguous float32 ``x``, |error| < 4e-7.
+
+    ``tanh(x) ≈ x p(x²) / q(x²)``, a (13, 6) rational approximation on
+    [-7.905, 7.905] (outside, x is clamped there and the result rounds to ±1),
+    evaluated by Horner's rule with only multiplications, additions and one
+    division, so every element vectorises (8 per AVX2 instruction). Strict IEEE
+    arithmetic: an element rounds the same wherever it sits. NaN stays NaN.
+    From |x| = 1e-30 up the error is also below 4e-7 relative (smaller inputs
+    meet float32's subnormal range).
+    """
+    flat = x.reshape(-1)
+    n = flat.shape[0]
+    p0, p1, p2, p3, p4, p5, p6 = _TANH_P
+    q0, q1, q2, q3 = _TANH_Q
+    for block in prange((n + _BLOCK - 1) // _BLOCK):
+        part = flat[block * _BLOCK : min(n, (block + 1) * _BLOCK)]
+        for i in range(part.shape[0]):
+            v = part[i]
+            if v > _TANH_CLAMP:
+                v = _TANH_CLAMP
+            elif v < -_TANH_CLAMP:
+                v = -_TANH_CLAMP
+            v2 = v * v
+            p = ((((((p0 * v2 + p1) * v2 + p2) * v2 + p3) * v2 + p4) * v2 + p5) * v2
+                 + p6)  # fmt: skip
+            q = ((q0 * v2 + q1) * v2 + q2) * v2 + q3
+            part[i] = v * p / q
 
 
 @jit(parallel=True)

@@ -10,7 +10,10 @@ the fastmath policy and the parallel flag are decided in one place:
   ``SKCNN_NO_JIT_CACHE=1`` switches caching off altogether.
 - One fastmath policy for every kernel: reassociation and contraction (so loops
   vectorise) but *not* ``nnan``/``ninf``, so NaN and inf still propagate and the
-  Python side can see them.
+  Python side can see them. The one exception, ``fastmath=False``, is for
+  elementwise kernels (no reductions, so they vectorise without it) whose every
+  element must round the same in LLVM's vector body and in its scalar
+  remainder, so that a sample's bits do not depend on its place in the batch.
 - Compilation is lazy (no eager signatures): each kernel compiles on first call for
   the dtypes the estimators normalise to (uint8 or float32, C-contiguous).
 """
@@ -40,7 +43,7 @@ def _cache_enabled() -> bool:
     return os.environ.get(_CACHE_ENV, "").strip().lower() not in {"1", "true", "yes"}
 
 
-def jit(function=None, *, parallel: bool = False):
+def jit(function=None, *, parallel: bool = False, fastmath: bool = True):
     """Compile ``function`` with the house policy; usable bare or with arguments.
 
     Parameters
@@ -49,6 +52,8 @@ def jit(function=None, *, parallel: bool = False):
         The kernel to compile.
     parallel : bool, default=False
         Compile with ``parallel=True`` so that ``prange`` loops run on threads.
+    fastmath : bool, default=True
+        Use the house fast-math flags; False compiles strict IEEE arithmetic.
 
     Returns
     -------
@@ -56,7 +61,8 @@ def jit(function=None, *, parallel: bool = False):
     """
 
     def decorate(func):
-        options = {"parallel": parallel, "fastmath": set(FASTMATH), "nogil": True}
+        flags = set(FASTMATH) if fastmath else False
+        options = {"parallel": parallel, "fastmath": flags, "nogil": True}
         if _cache_enabled():
             try:
                 return njit(cache=True, **options)(func)

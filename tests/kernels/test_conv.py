@@ -70,7 +70,8 @@ def _adjoints(x, weight, stride, dout):
         (1, 8, 8, 3, 6, 5, 1),  # C1-like: one channel, five-tap groups
         (3, 7, 9, 2, 7, 3, 2),  # stride 2, non-square, 27 taps (remainder 2)
         (2, 6, 6, 5, 11, 2, 3),  # more filters than a block, 8 taps
-        (4, 5, 5, 4, 3, 5, 1),  # C5-like: 1x1 output
+        (4, 5, 5, 4, 3, 5, 1),  # C5-like: 1x1 output (one matrix product)
+        (2, 3, 3, 3, 4, 3, 2),  # the filter covers the input, stride 2
         (1, 4, 4, 1, 1, 1, 1),  # 1x1 filter, one sample
     ],
 )
