@@ -623,7 +623,7 @@ class Conv2D(Layer):
             x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
         x = np.ascontiguousarray(x)
         out = np.empty((self.filters, out_h, out_w, x.shape[3]), dtype=x.dtype)
-        conv_forward(x, weight, bias, self.stride, out)
+        conv_forward(x, weight, bias, self.stride, out, blas=training)
         return out, x
 
     def backward(self, dout, cache, params, need_dx=True):

@@ -353,15 +353,17 @@ def _as_matrices(x, weight, out):
     return x.reshape(-1, n), weight.reshape(n_filters, -1), out.reshape(n_filters, n)
 
 
-def conv_forward(x, weight, bias, stride, out):
+def conv_forward(x, weight, bias, stride, out, blas=True):
     """``out[f,y,x] = bias[f] + sum_{c,ky,kx} weight[f,c,ky,kx] x[c,y*s+ky,x*s+kx]``.
 
     x : (in_c, in_h, in_w, n), padded; weight : (n_filters, in_c, size, size);
     bias : (n_filters,); out : (n_filters, out_h, out_w, n), overwritten.
     :func:`_forward_direct`, or one matrix product when the filter covers the
-    input.
+    input and ``blas`` allows it. (BLAS may round a sample differently by its
+    place among the columns; inference passes ``blas=False`` so that it never
+    does.)
     """
-    if _covers_input(x.shape, weight.shape[2]):
+    if blas and _covers_input(x.shape, weight.shape[2]):
         x2, w2, out2 = _as_matrices(x, weight, out)
         np.dot(w2, x2, out=out2)
         out2 += bias[:, None]

@@ -83,6 +83,9 @@ def test_conv_kernels_match_reference(in_c, in_h, in_w, n, n_filters, size, stri
     x, weight, bias = _readonly(x, weight, bias)
     out = _run_conv(x, weight, bias, stride, shape)
     np.testing.assert_allclose(out, conv2d(x, weight, bias, stride), rtol=1e-12)
+    direct = np.empty(shape)
+    conv_forward(x, weight, bias, stride, direct, blas=False)
+    np.testing.assert_allclose(direct, out, rtol=1e-12)
 
     dout = _readonly(rng.standard_normal(shape))[0]
     dweight, dbias = np.empty_like(weight), np.empty_like(bias)
