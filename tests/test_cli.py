@@ -2,17 +2,33 @@
 
 import subprocess
 import sys
+import warnings
 
 import pytest
 
 from skcnn._cli import main
 
 
+def test_the_default_run_is_the_mnist_sample_with_compilation_apart(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default run warns of nothing
+        assert main(["compare", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "dataset: mnist-sample"
+    rows = {row.split()[0]: float(row.split()[1]) for row in out[3:7]}
+    assert list(rows) == ["knn", "linear", "mlp", "lenet"]
+    assert all(0.85 < accuracy <= 1.0 for accuracy in rows.values())
+    assert rows["lenet"] > max(rows["knn"], rows["linear"], rows["mlp"])
+    note = out[7]
+    assert note.startswith(("compiled the numba kernels in", "loaded the numba"))
+    assert "not included in the times above" in note
+
+
 def test_compare_on_digits_prints_a_table(capsys):
-    assert main(["compare", "--quiet"]) == 0
+    assert main(["compare", "--dataset", "digits", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "dataset: digits" in out
-    header, rule, *rows = out.splitlines()[1:]
+    header, rule, *rows = out.splitlines()[1:-1]
     assert set(rule) == {"-"}
     assert header.split()[:3] == ["model", "test", "accuracy"]
     assert [row.split()[0] for row in rows] == ["knn", "linear", "mlp", "lenet"]
@@ -28,7 +44,7 @@ def test_compare_on_mnist_subset_shows_progress(mnist_home, capsys):
     captured = capsys.readouterr()
     assert "knn: fitting on 3000 images" in captured.err
     assert "knn: predicting" in captured.err  # the progress bar
-    for row in captured.out.splitlines()[-2:]:
+    for row in captured.out.splitlines()[-3:-1]:  # then the compile line
         assert 0.8 < float(row.split()[1]) <= 1.0
 
 
@@ -47,7 +63,8 @@ def test_bad_arguments_exit_with_usage():
 
 def test_module_entry_point_runs():
     result = subprocess.run(
-        [sys.executable, "-m", "skcnn", "compare", "--quiet"],
+        [sys.executable, "-m", "skcnn", "compare", "--quiet", "--dataset", "digits",
+         "--models", "knn", "linear"],
         capture_output=True, text=True, timeout=600, check=True,
     )  # fmt: skip
     assert "knn" in result.stdout
@@ -56,7 +73,8 @@ def test_module_entry_point_runs():
 def test_compare_plots_writes_figures_and_tables(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "plots"
-    assert main(["compare", "--quiet", "--plots", str(folder)]) == 0
+    argv = ["compare", "--quiet", "--dataset", "digits", "--plots", str(folder)]
+    assert main(argv) == 0
     names = {path.name for path in folder.iterdir()}
     for model in ("knn", "linear", "mlp", "lenet"):
         assert {f"{model}_mistakes.png", f"{model}_confusion_matrix.png"} <= names
@@ -65,7 +83,7 @@ def test_compare_plots_writes_figures_and_tables(tmp_path, capsys):
             "results.csv", "results.md"} <= names  # fmt: skip
     rows = (folder / "results.csv").read_text().splitlines()
     assert rows[0] == "model,accuracy,fit_seconds,predict_seconds"
-    printed = capsys.readouterr().out.splitlines()[3:]
+    printed = capsys.readouterr().out.splitlines()[3:-1]
     for row, line in zip(rows[1:], printed, strict=True):
         model, accuracy = row.split(",")[:2]
         assert line.split()[:2] == [model, f"{float(accuracy):.4f}"]

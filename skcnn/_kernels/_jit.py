@@ -19,6 +19,7 @@ the fastmath policy and the parallel flag are decided in one place:
 """
 
 import os
+import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from numbers import Integral
@@ -147,3 +148,27 @@ def parallel_section(n_jobs=None):
             yield
         finally:
             numba.set_num_threads(previous)
+
+
+def cache_stats() -> tuple[int, int, str | None]:
+    """Compilations and cache loads of skcnn's kernels so far, and the cache folder.
+
+    Returns ``(misses, hits, folder)``: how many kernel specialisations this
+    process compiled and how many it loaded from numba's cache, and the folder
+    of that cache (None when caching is off).
+    """
+
+    misses = hits = 0
+    folder = None
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("skcnn._kernels.") or module is None:
+            continue
+        for value in vars(module).values():
+            stats = getattr(value, "stats", None)
+            if not isinstance(value, numba.core.registry.CPUDispatcher) or not stats:
+                continue
+            misses += sum(stats.cache_misses.values())
+            hits += sum(stats.cache_hits.values())
+            cache = getattr(value, "_cache", None)
+            folder = folder or getattr(cache, "_cache_path", None)
+    return misses, hits, folder
