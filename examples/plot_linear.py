@@ -35,7 +35,9 @@ def main(argv=None):
     if args.fast:
         X, y = X[:3_000], y[:3_000]
 
-    clf = LinearSoftmaxClassifier(random_state=0).fit(X, y)
+    # alpha=1.0: enough L2 penalty for the templates to look like their digits
+    # (the default 1e-4 lets them fit pixel noise), at about the same accuracy.
+    clf = LinearSoftmaxClassifier(alpha=1.0, random_state=0).fit(X, y)
     print(f"{clf.n_iter_} epochs, test accuracy {clf.score(X_test, y_test):.4f}")
     templates = TemplatesDisplay.from_estimator(clf)
     templates.figure_.suptitle("LinearSoftmaxClassifier: coef_ of each class")

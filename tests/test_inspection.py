@@ -13,7 +13,8 @@ from skcnn import (
     LinearSoftmaxClassifier,
     MLPClassifier,
 )
-from skcnn.datasets import load_digits_images
+from skcnn._cli import MODELS
+from skcnn.datasets import load_digits_images, load_mnist_sample
 from skcnn.inspection import (
     FeatureMapsDisplay,
     FiltersDisplay,
@@ -74,6 +75,22 @@ def test_templates_display_draws_one_image_per_class(digits):
     np.testing.assert_allclose(
         display.axes_[0, 3].get_images()[0].get_array(), clf.coef_[3].reshape(8, 8)
     )
+    low, high = display.axes_[0, 3].get_images()[0].get_clim()
+    assert low == -high == -np.abs(clf.coef_[3]).max()  # white means 0
+
+
+def test_templates_shown_look_like_their_digits():
+    """The linear model compare draws: each template correlates >= 0.5 with
+    its class's mean image (centred), on the MNIST sample."""
+    X, y = load_mnist_sample(return_X_y=True, scale=True)
+    clf = MODELS["linear"]().fit(X, y)
+    centred = np.stack([X[y == c].mean(0) for c in range(10)]) - X.mean(0)
+    for template, mean_image in zip(clf.coef_, centred, strict=True):
+        assert np.corrcoef(template, mean_image)[0, 1] >= 0.5
+    default = LinearSoftmaxClassifier(random_state=0).fit(X, y)  # little penalty:
+    pairs = zip(default.coef_, centred, strict=True)
+    noisy = [np.corrcoef(t, m)[0, 1] for t, m in pairs]
+    assert min(noisy) < 0.5  # its templates fit pixel noise
 
 
 def test_templates_of_rgb_images_are_colour_images():

@@ -44,12 +44,18 @@ def _axes_grid(ax, n_rows, n_cols, cell=1.3):
     return figure, axes
 
 
-def _show(ax, values, image_shape, title=None, cmap="gray"):
-    """Draw one flat image (gray, or RGB rescaled to [0, 1]) without ticks."""
+def _show(ax, values, image_shape, title=None, cmap="gray", symmetric=False):
+    """Draw one flat image (gray, or RGB rescaled to [0, 1]) without ticks.
+
+    ``symmetric``: a gray image's colour scale is centred on 0 (``-m`` to
+    ``m``, m its largest magnitude), so that the middle colour means zero.
+    """
     height, width, channels = image_shape
     image = np.asarray(values, dtype=float).reshape(height, width, channels)
     if channels == 1:
-        ax.imshow(image[:, :, 0], cmap=cmap)
+        limit = float(np.abs(image).max()) or 1.0
+        scale = {"vmin": -limit, "vmax": limit} if symmetric else {}
+        ax.imshow(image[:, :, 0], cmap=cmap, **scale)
     else:
         low, high = image.min(), image.max()
         ax.imshow((image - low) / (high - low) if high > low else image * 0)
@@ -171,6 +177,12 @@ class NeighborsDisplay:
 class TemplatesDisplay:
     """Each class's weights of a linear classifier, drawn as an image.
 
+    Red is a positive weight, blue a negative one, white zero (each template's
+    colour scale is symmetric around 0). Weights look like their classes when
+    the model is regularised enough (``alpha`` around 1 for
+    :class:`~skcnn.LinearSoftmaxClassifier` on MNIST); with little penalty
+    they fit pixel noise.
+
     Parameters
     ----------
     templates : ndarray of shape (n_classes, n_features)
@@ -244,7 +256,8 @@ class TemplatesDisplay:
         self.figure_, self.axes_ = _axes_grid(ax, -(-n // n_cols), n_cols)
         for ax_, template, label in zip(self.axes_.ravel(), self.templates,
                                         self.classes, strict=False):  # fmt: skip
-            _show(ax_, template, self.image_shape, str(label), cmap="RdBu_r")
+            _show(ax_, template, self.image_shape, str(label), cmap="RdBu_r",
+                  symmetric=True)  # fmt: skip
         _hide_unused(self.axes_, n)
         return self
 
