@@ -46,7 +46,7 @@ from skcnn._kernels._pool import pool_backward, pool_forward
 
 def _tanh(x):
     if x.dtype == np.float32 and x.flags.c_contiguous:
-        tanh_float32(x)
+        tanh_float32(x.reshape(-1))  # one shape: one compiled kernel
     else:
         np.tanh(x, out=x)
 
@@ -329,7 +329,11 @@ class Activation(Layer):
         return x, x
 
     def backward(self, dout, cache, params, need_dx=True):
-        ACTIVATIONS[self.name][1](dout, cache)
+        # in place on (samples or channels, rest) views: one compiled kernel
+        # serves dense rows and feature maps alike
+        dout, out = np.ascontiguousarray(dout), np.ascontiguousarray(cache)
+        backward = ACTIVATIONS[self.name][1]
+        backward(dout.reshape(len(dout), -1), out.reshape(len(out), -1))
         return dout, []
 
 
