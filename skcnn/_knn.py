@@ -329,13 +329,13 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
 def exact_neighbors(X, train, k, metric, batch_size):
     """The k nearest rows of ``train`` for each row of X, exactly, ties by index.
 
-    The kernels rank in float32 and keep ``k + _MARGIN`` candidates; those are
-    re-ranked with float64 distances. A query is then *certified*: no training
-    row left out can be nearer than its k-th neighbour, because its float32
-    distance exceeded the last candidate's by more than the rounding envelope.
-    The rare query that is not certified (many near-ties) is searched again by
-    plain float64 brute force. The result equals an exact float64 search with a
-    stable sort.
+    The kernels rank in float32 (uint8 L1: in exact integers) and keep
+    ``k + _MARGIN`` candidates; those are re-ranked with float64 distances. A
+    query is then *certified*: no training row left out can be nearer than its
+    k-th neighbour, because its kernel distance exceeded the last candidate's
+    by more than the rounding envelope. The rare query that is not certified
+    (many near-ties) is searched again by plain float64 brute force. The result
+    equals an exact float64 search with a stable sort.
 
     Returns
     -------
@@ -344,66 +344,94 @@ def exact_neighbors(X, train, k, metric, batch_size):
     ind : ndarray of shape (n_queries, k)
         Training indices; equal distances in training order.
     """
-    n_fit, n_features = train.shape
+    n_fit = len(train)
     k_keep = min(k + _MARGIN, n_fit)
-    # uint8 L1 sums are exact integers (psadbw); the other cases rank in float32.
-    exact_sums = metric == "l1" and HAS_SAD and X.dtype == train.dtype == np.uint8
-    if metric == "l2":  # centring keeps |q|² + |t|² - 2 q·t well conditioned
-        center = np.mean(train, axis=0, dtype=np.float64).astype(np.float32)
-    else:  # uncentred uint8 keeps the L1 sums exact integers
-        center = np.zeros(n_features, dtype=np.float32)
-    tile_rows = max(8, _TILE_BYTES // (4 * n_features))
-    tile = np.empty((min(tile_rows, n_fit), n_features), dtype=np.float32)
-    if exact_sums:  # the kernel reads the stored rows, no float32 copy
-        tile_rows = max(8, _UINT8_TILE_BYTES // n_features)
-    tile_sq_norms = np.empty(len(tile))
+    if metric == "l1" and HAS_SAD and X.dtype == train.dtype == np.uint8:
+        scan = _scan_uint8_l1
+    else:
+        scan = _FloatScan(train, metric)
     dist = np.empty((len(X), k))
     ind = np.empty((len(X), k), dtype=np.intp)
     for start in range(0, len(X), batch_size):
         block = X[start : start + batch_size]
-        n_padded = -(-len(block) // 8) * 8
+        best_dist, best_ind, envelope = scan(block, train, k_keep)
+        cand_dist, cand_ind = _rerank(block, train, best_ind, metric)
+        if k_keep < n_fit:
+            kth = cand_dist[:, k - 1] ** 2 if metric == "l2" else cand_dist[:, k - 1]
+            for row in np.flatnonzero(~(best_dist[:, -1] - envelope > kth)):
+                found = _brute_force(block[row], train, k, metric)
+                cand_dist[row, :k], cand_ind[row, :k] = found
+        stop = start + len(block)
+        dist[start:stop], ind[start:stop] = cand_dist[:, :k], cand_ind[:, :k]
+    return dist, ind
+
+
+def _empty_lists(n_queries, k_keep):
+    """Top-k lists of ``n_queries`` padded to a multiple of 8: inf / -1."""
+    n_padded = -(-n_queries // 8) * 8
+    best_dist = np.full((n_padded, k_keep), np.inf)
+    return best_dist, np.full((n_padded, k_keep), -1, dtype=np.intp)
+
+
+def _scan_uint8_l1(block, train, k_keep):
+    """Top-k lists of uint8 queries by exact integer L1 sums (psadbw); envelope 0.
+
+    The kernel reads the stored rows in tiles that stay in the L2 cache.
+    """
+    best_dist, best_ind = _empty_lists(len(block), k_keep)
+    queries = np.zeros((len(best_dist), train.shape[1]), dtype=np.uint8)
+    queries[: len(block)] = block
+    tile_rows = max(8, _UINT8_TILE_BYTES // train.shape[1])
+    for offset in range(0, len(train), tile_rows):
+        rows = train[offset : offset + tile_rows]
+        l1_neighbors_uint8(queries, rows, offset, best_dist, best_ind)
+    m = len(block)
+    return best_dist[:m], best_ind[:m], 0.0
+
+
+class _FloatScan:
+    """Top-k lists from float32 tiles of centred rows, and the rounding envelope.
+
+    Holds the centre (the training mean for L2, zero for L1) and one tile
+    buffer for all the batches of a search.
+    """
+
+    def __init__(self, train, metric):
+        n_fit, n_features = train.shape
+        self.metric = metric
+        if metric == "l2":  # centring keeps |q|² + |t|² - 2 q·t well conditioned
+            mean = np.mean(train, axis=0, dtype=np.float64)
+            self.center = mean.astype(np.float32)
+        else:  # uncentred uint8 keeps the float32 L1 sums exact integers
+            self.center = np.zeros(n_features, dtype=np.float32)
+        self.tile_rows = max(8, _TILE_BYTES // (4 * n_features))
+        self.tile = np.empty((min(self.tile_rows, n_fit), n_features), np.float32)
+        self.tile_sq_norms = np.empty(len(self.tile))
+
+    def __call__(self, block, train, k_keep):
+        best_dist, best_ind = _empty_lists(len(block), k_keep)
+        n_padded, n_features = len(best_dist), train.shape[1]
+        queries = np.zeros((n_padded, n_features), dtype=np.float32)
         query_sq_norms = np.zeros(n_padded)
-        if exact_sums:
-            queries = np.zeros((n_padded, n_features), dtype=np.uint8)
-            queries[: len(block)] = block
-        else:
-            queries = np.zeros((n_padded, n_features), dtype=np.float32)
-            center_rows(block, center, queries, query_sq_norms)
-        best_dist = np.full((n_padded, k_keep), np.inf)
-        best_ind = np.full((n_padded, k_keep), -1, dtype=np.intp)
-        max_train_sq_norm = 0.0
-        for offset in range(0, n_fit, tile_rows):
-            rows = train[offset : offset + tile_rows]
-            if exact_sums:
-                l1_neighbors_uint8(queries, rows, offset, best_dist, best_ind)
-                continue
+        center_rows(block, self.center, queries, query_sq_norms)
+        tile, norms, max_train_sq_norm = self.tile, self.tile_sq_norms, 0.0
+        for offset in range(0, len(train), self.tile_rows):
+            rows = train[offset : offset + self.tile_rows]
             n = len(rows)
-            center_rows(rows, center, tile, tile_sq_norms)
-            max_train_sq_norm = max(max_train_sq_norm, tile_sq_norms[:n].max())
-            if metric == "l2":
+            center_rows(rows, self.center, tile, norms)
+            max_train_sq_norm = max(max_train_sq_norm, norms[:n].max())
+            if self.metric == "l2":
                 l2_neighbors(
-                    queries, query_sq_norms, tile[:n], tile_sq_norms[:n], offset,
+                    queries, query_sq_norms, tile[:n], norms[:n], offset,
                     _query_block(n_padded), best_dist, best_ind,
                 )  # fmt: skip
             else:
                 l1_neighbors(queries, tile[:n], offset, best_dist, best_ind)
         m = len(block)
-        cand_dist, cand_ind = _rerank(block, train, best_ind[:m], metric)
-        if k_keep < n_fit:
-            envelope = 0.0
-            if not exact_sums:
-                envelope = _rounding_envelope(
-                    query_sq_norms[:m], max_train_sq_norm, n_features, metric
-                )
-            kth = cand_dist[:, k - 1] ** 2 if metric == "l2" else cand_dist[:, k - 1]
-            for row in np.flatnonzero(~(best_dist[:m, -1] - envelope > kth)):
-                found = _brute_force(block[row], train, k, metric)
-                cand_dist[row, :k], cand_ind[row, :k] = found
-        dist[start : start + m], ind[start : start + m] = (
-            cand_dist[:, :k],
-            cand_ind[:, :k],
+        envelope = _rounding_envelope(
+            query_sq_norms[:m], max_train_sq_norm, n_features, self.metric
         )
-    return dist, ind
+        return best_dist[:m], best_ind[:m], envelope
 
 
 def _query_block(n_queries):
