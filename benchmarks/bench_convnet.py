@@ -57,6 +57,7 @@ import warnings
 import numpy as np
 import torch
 from _common import cpu_description, sgemm_gflops
+from _torch_nets import forward_flop, torch_model
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
@@ -99,47 +100,6 @@ ACCURACY_PARAMS = {
     "convnet": {"augment": True, **SCHEDULE},
     "lenet": {"augment": True, **SCHEDULE},
 }
-
-
-def torch_model(name):
-    if name == "lenet":
-        return nn.Sequential(
-            nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
-            nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
-            nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),
-            nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
-        )  # fmt: skip
-    return nn.Sequential(
-        nn.Conv2d(1, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Dropout(0.5),
-        nn.Linear(128, 10),
-    )  # fmt: skip
-
-
-def forward_flop(model) -> int:
-    """FLOP of one 28x28 image through the conv and dense layers (2 per MAC)."""
-    macs = []
-
-    def count(module, inputs, output):
-        if isinstance(module, nn.Conv2d):
-            per_output = (
-                module.in_channels // module.groups * module.weight[0, 0].numel()
-            )
-            macs.append(output[0].numel() * per_output)
-        else:
-            macs.append(module.in_features * module.out_features)
-
-    hooks = [
-        m.register_forward_hook(count)
-        for m in model.modules()
-        if isinstance(m, (nn.Conv2d, nn.Linear))
-    ]
-    with torch.inference_mode():
-        model.eval()(torch.zeros(1, 1, 28, 28))
-    for hook in hooks:
-        hook.remove()
-    return 2 * sum(macs)
 
 
 # -- PyTorch, the way a PyTorch user writes it ------------------------------------

@@ -32,24 +32,13 @@ import numba
 import numpy as np
 import torch
 from _common import cpu_description, sgemm_gflops
+from _torch_nets import forward_flop, torch_model
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skcnn import LeNet5Classifier
 from skcnn._cli import LENET_RECIPE
 from skcnn.datasets import load_mnist
-
-LENET_MACS = 28 * 28 * 6 * 25 + 10 * 10 * 16 * 150 + 120 * 400 + 120 * 84 + 84 * 10
-"""Multiply-adds of one image through C1, C3, C5, F6 and the output layer."""
-
-
-def torch_lenet():
-    return nn.Sequential(
-        nn.Conv2d(1, 6, 5, padding=2), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(16, 120, 5), nn.Tanh(), nn.Flatten(),
-        nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10),
-    )  # fmt: skip
 
 
 def torch_epochs(model, X, y, epochs, batch_size, seed):
@@ -102,7 +91,7 @@ def main(argv=None) -> int:
     print(f"threads: {args.threads} (numba layer {numba.threading_layer()}), "
           f"torch {torch.__version__}")  # fmt: skip
 
-    model = torch_lenet()
+    model = torch_model("lenet")
     tX = torch.from_numpy(X.reshape(-1, 1, 28, 28))
     tX_test = torch.from_numpy(X_test.reshape(-1, 1, 28, 28))
     torch_s = float(
@@ -142,7 +131,7 @@ def main(argv=None) -> int:
 
     epoch_ratio = ours_s / torch_s
     predict_ratio = ours_predict_s / torch_predict_s
-    flop = 2 * LENET_MACS  # forward, one image
+    flop = forward_flop(torch_model("lenet"))  # forward, one image
     share = 3 * flop * len(X) / ours_s / 1e9 / bound
     print(f"epoch    skcnn {ours_s:6.2f} s ({share:.0%} of sgemm)   torch "
           f"{torch_s:6.2f} s   ratio {epoch_ratio:.3f} "

@@ -292,23 +292,8 @@ def load_mnist(
         arrays[name] = _load_verified(path, name, source)
         filenames.append(str(path))
 
-    images_parts = [arrays[_PART_FILES[part][0]] for part in _SUBSET_PARTS[subset]]
-    labels_parts = [arrays[_PART_FILES[part][1]] for part in _SUBSET_PARTS[subset]]
-    images = np.concatenate(images_parts) if len(images_parts) > 1 else images_parts[0]
-    target = np.concatenate(labels_parts).astype(np.int64)
-
-    return image_bunch(
-        images,
-        target,
-        max_value=255,
-        scale=scale,
-        return_X_y=return_X_y,
-        as_images=as_images,
-        target_names=np.arange(10),
-        feature_names=list(_FEATURE_NAMES),
-        DESCR=MNIST_DESCR,
-        filenames=filenames,
-    )
+    return _bunch(arrays, subset, scale, return_X_y, as_images, MNIST_DESCR,
+                  filenames)  # fmt: skip
 
 
 SAMPLE_DESCR = """\
@@ -433,8 +418,16 @@ def load_mnist_sample(
 def _sample_bunch(folder, subset, return_X_y, as_images, scale):
     names = [name for part in _SUBSET_PARTS[subset] for name in _PART_FILES[part]]
     arrays = {name: _read_sample(folder, name) for name in names}
+    filenames = [str(folder / f"{name}.gz") for name in names]
+    return _bunch(arrays, subset, scale, return_X_y, as_images, SAMPLE_DESCR,
+                  filenames)  # fmt: skip
+
+
+def _bunch(arrays, subset, scale, return_X_y, as_images, descr, filenames):
+    """The loaders' result from the parsed files ``arrays`` (name -> array)."""
     parts = _SUBSET_PARTS[subset]
-    images = np.concatenate([arrays[_PART_FILES[part][0]] for part in parts])
+    images = [arrays[_PART_FILES[part][0]] for part in parts]
+    images = images[0] if len(images) == 1 else np.concatenate(images)  # no copy
     target = np.concatenate([arrays[_PART_FILES[part][1]] for part in parts])
     return image_bunch(
         images,
@@ -445,6 +438,6 @@ def _sample_bunch(folder, subset, return_X_y, as_images, scale):
         as_images=as_images,
         target_names=np.arange(10),
         feature_names=list(_FEATURE_NAMES),
-        DESCR=SAMPLE_DESCR,
-        filenames=[str(folder / f"{name}.gz") for name in names],
+        DESCR=descr,
+        filenames=filenames,
     )
