@@ -6,7 +6,11 @@ without AVX-512); these kernels do the rest: activation derivatives in place,
 the fused softmax cross-entropy and its
 gradient, and an inference-time dense product whose result for a row does not
 depend on the other rows of the batch (BLAS may take another code path for one
-row than for many). Every kernel owns whole rows per thread.
+row than for many). Every parallel kernel owns whole rows per thread. The two
+softmax kernels are serial: a row of a few class scores is less work than
+waking the threads (measured, 2 cores: a minibatch of 64 rows 5.8 µs serial
+against 17 µs in ``prange``, 10,000 rows 0.8 ms against 1.5 ms), and a serial
+kernel compiles in a third of the time (0.5 s against 1.5-1.9 s each).
 """
 
 import numpy as np
@@ -110,7 +114,7 @@ def logistic_backward(dout, out):
             d[i, j] *= o[i, j] * (1 - o[i, j])
 
 
-@jit(parallel=True)
+@jit
 def softmax_cross_entropy(logits, target, weight, scale, dlogits, losses):
     """Stable softmax cross-entropy of each row and its gradient.
 
@@ -120,7 +124,7 @@ def softmax_cross_entropy(logits, target, weight, scale, dlogits, losses):
     The row maximum is subtracted before ``exp``, so nothing overflows.
     """
     n_classes = logits.shape[1]
-    for i in prange(logits.shape[0]):
+    for i in range(logits.shape[0]):
         top = logits[i, 0]
         for c in range(1, n_classes):
             top = max(top, logits[i, c])
@@ -136,11 +140,11 @@ def softmax_cross_entropy(logits, target, weight, scale, dlogits, losses):
             dlogits[i, c] = factor * (p - (1.0 if c == target[i] else 0.0))
 
 
-@jit(parallel=True)
+@jit
 def softmax_rows(logits, out):
     """``out[i] = softmax(logits[i])`` computed in float64 (out is float64)."""
     n_classes = logits.shape[1]
-    for i in prange(logits.shape[0]):
+    for i in range(logits.shape[0]):
         top = np.float64(logits[i, 0])
         for c in range(1, n_classes):
             top = max(top, np.float64(logits[i, c]))
