@@ -5,6 +5,7 @@ from skcnn._knn import KNNImageClassifier
 from skcnn._lenet import LeNet5Classifier
 from skcnn._linear import LinearSoftmaxClassifier
 from skcnn._mlp import MLPClassifier
+from skcnn._warm_up import WarmUpReport, warm_up
 
 __version__ = "0.1.0.dev0"
 
@@ -14,5 +15,7 @@ __all__ = [
     "LeNet5Classifier",
     "LinearSoftmaxClassifier",
     "MLPClassifier",
+    "WarmUpReport",
     "__version__",
+    "warm_up",
 ]

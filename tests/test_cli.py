@@ -17,10 +17,13 @@ def test_the_default_run_is_the_mnist_sample_with_compilation_apart(capsys):
     assert out[0] == "dataset: mnist-sample"
     rows = {row.split()[0]: float(row.split()[1]) for row in out[3:7]}
     assert list(rows) == ["knn", "linear", "mlp", "lenet"]
-    assert all(0.85 < accuracy <= 1.0 for accuracy in rows.values())
-    assert rows["lenet"] > max(rows["knn"], rows["linear"], rows["mlp"])
+    # the lecture's order, each step by a margin (seed 0: 0.880, 0.924, 0.948, 0.978)
+    assert rows["linear"] + 0.02 < rows["knn"] < rows["mlp"] - 0.01
+    assert rows["mlp"] + 0.02 < rows["lenet"]
+    assert rows["lenet"] >= 0.97
     note = out[7]
-    assert note.startswith(("compiled the numba kernels in", "loaded the numba"))
+    ways = ("compiled the numba kernels", "loaded the numba", "the numba kernels were")
+    assert note.startswith(ways)  # the last: compiled earlier in this process
     assert "not included in the times above" in note
 
 
