@@ -23,11 +23,13 @@ minima over ``--epochs`` repeats (default 2). Each epoch runs as slices of 100
 minibatches, every slice timed in each library in turn (the same shuffled
 order, the same load on the machine); the epoch figure is the sum over the
 slices of each slice's fastest repeat, and the fastest whole epoch is printed
-too. skcnn's first fit (numba compiling or loading its cache) is timed apart on
-a few hundred images; skcnn also standardises its input (``normalize=True``, a
-scalar per pixel), which the PyTorch net does not. PyTorch gets its fastest
-setup: tensors built once, a seeded generator for the shuffle, a warm-up, and
-both memory formats (NCHW and channels_last) timed, the faster one used for the
+too. skcnn's kernels are compiled (or loaded from numba's cache) beforehand by
+``skcnn.warm_up`` on a clone and a few hundred images, that time printed on its
+own line and not counted; both libraries then train untimed on those images
+first. skcnn also standardises its input (``normalize=True``, a scalar per
+pixel), which the PyTorch net does not. PyTorch gets its fastest setup:
+tensors built once, a seeded generator for the shuffle, a warm-up, and both
+memory formats (NCHW and channels_last) timed, the faster one used for the
 ratio; predict runs under ``torch.inference_mode`` at the faster of two large
 batches.
 
@@ -58,11 +60,10 @@ import numpy as np
 import torch
 from _common import cpu_description, sgemm_gflops
 from _torch_nets import forward_flop, torch_model
-from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
-from skcnn import ConvNetClassifier, LeNet5Classifier
+from skcnn import ConvNetClassifier, LeNet5Classifier, warm_up
 from skcnn.datasets import load_mnist
 
 MODELS = ("convnet", "lenet")
@@ -167,15 +168,12 @@ def speed(name, data, args, bound) -> dict:
     clf = None
     if not args.torch_only:
         clf = skcnn_model(name, args.threads, max_iter=1, tol=0)
-        start = time.perf_counter()
+        report = warm_up(clf, X, y, n_images=WARMUP_IMAGES)
+        print(f"  skcnn: {report} (not included in the times below)")
+        # Untimed, as PyTorch's runs: one pass over the first images.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             clf.fit(X[:WARMUP_IMAGES], y[:WARMUP_IMAGES])
-        clf.predict(X_test[:1000])
-        print(
-            f"  skcnn first fit and predict on {WARMUP_IMAGES} images (numba "
-            f"compile or cache load): {time.perf_counter() - start:.1f} s"
-        )
 
     # An epoch runs as slices of 100 minibatches, each slice timed in every
     # library in turn: the load of other processes falls on both alike, and the
@@ -294,14 +292,8 @@ def accuracy(name, data, args) -> dict:
     X, y, X_test, y_test = data
     clf = skcnn_model(name, args.threads, **ACCURACY_PARAMS[name])
     print(f"  {clf!r}")
-    start = time.perf_counter()  # compile apart, on a throwaway copy
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        clone(clf).set_params(max_iter=1).fit(X[:WARMUP_IMAGES], y[:WARMUP_IMAGES])
-    print(
-        f"  first fit on {WARMUP_IMAGES} images (numba compile or cache load, not "
-        f"counted below): {time.perf_counter() - start:.1f} s"
-    )
+    report = warm_up(clf, X, y, n_images=WARMUP_IMAGES)  # on a throwaway clone
+    print(f"  {report} (not included in the times below)")
     classes, fit_seconds, curve = np.unique(y), 0.0, []
     print(f"  {'epoch':>5}{'fit s':>9}{'loss':>9}{'lr':>9}{'test error':>12}")
     for epoch in range(1, args.epochs + 1):
