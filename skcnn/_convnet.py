@@ -279,6 +279,7 @@ class ConvNetClassifier(BaseConvNetClassifier):
         dtype="float32",
         n_jobs=None,
         image_shape=None,
+        checkpoint=None,
     ):
         super().__init__(
             solver=solver, alpha=alpha, batch_size=batch_size,
@@ -291,6 +292,7 @@ class ConvNetClassifier(BaseConvNetClassifier):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
             image_shape=image_shape,
+            checkpoint=checkpoint,
         )  # fmt: skip
         self.conv_filters = conv_filters
         self.kernel_size = kernel_size

@@ -173,6 +173,7 @@ class LeNet5Classifier(BaseConvNetClassifier):
         dtype="float32",
         n_jobs=None,
         image_shape=None,
+        checkpoint=None,
     ):
         super().__init__(
             solver=solver, alpha=alpha, batch_size=batch_size,
@@ -185,6 +186,7 @@ class LeNet5Classifier(BaseConvNetClassifier):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
             image_shape=image_shape,
+            checkpoint=checkpoint,
         )  # fmt: skip
         self.c1_channels = c1_channels
         self.c3_channels = c3_channels

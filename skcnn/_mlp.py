@@ -95,6 +95,7 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         dtype="float32",
         n_jobs=None,
         image_shape=None,
+        checkpoint=None,
     ):
         super().__init__(
             solver=solver, alpha=alpha, batch_size=batch_size,
@@ -107,6 +108,7 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change,
             class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
             image_shape=image_shape,
+            checkpoint=checkpoint,
         )  # fmt: skip
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -8,6 +8,7 @@ methods: ``fit``/``partial_fit`` -> ``_fit`` -> ``_fit_loop`` -> ``_run_epoch``
 -> ``_train_step``.
 """
 
+import os
 import time
 import warnings
 from numbers import Integral, Real
@@ -29,6 +30,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from tqdm.auto import tqdm
 
+from skcnn import _checkpoint
 from skcnn._callbacks import CallbackSupportMixin
 from skcnn._images import as_compute_dtype, validate_images
 from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
@@ -128,6 +130,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         "dtype": [StrOptions({"float32", "float64"})],
         "n_jobs": N_JOBS_CONSTRAINT,
         "image_shape": [tuple, None],
+        "checkpoint": [str, os.PathLike, None],
     }
 
     # The defaults are LinearSoftmaxClassifier's, the one subclass that adds no
@@ -159,6 +162,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         dtype="float32",
         n_jobs=None,
         image_shape=None,
+        checkpoint=None,
     ):
         self.solver = solver
         self.alpha = alpha
@@ -184,6 +188,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.image_shape = image_shape
+        self.checkpoint = checkpoint
 
     # -- the public API ---------------------------------------------------------
 
@@ -383,6 +388,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             )
         target = np.searchsorted(self.classes_, y)
         weight = self._sample_weight(target, sample_weight, X)
+        run = self._checkpoint_run(X, target, weight, incremental, first)
         if not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         with self._training_threads():
@@ -391,7 +397,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 max_subtasks=1 if incremental else self.max_iter,
             )
             root.call_on_fit_task_begin(estimator=self, X=X, y=y)
-            self._fit_loop(X, target, weight, incremental, root, y)
+            self._fit_loop(X, target, weight, incremental, root, y, run)
             root.call_on_fit_task_end(
                 estimator=self, X=X, y=y, reconstruction_attributes={}
             )
@@ -436,6 +442,45 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self.__dict__.pop("_optimizer", None)
 
+    def _checkpoint_run(self, X, target, weight, incremental, first):
+        """The checkpoint folder of this fit and what it resumes, or None.
+
+        With ``checkpoint`` set, ``fit`` (not ``partial_fit``) resumes from the
+        newest complete checkpoint there, if one exists and was written by the
+        same training run (estimator, hyperparameters, data), and refuses it
+        with a CheckpointError saying what differs otherwise.
+        """
+        if incremental or self.checkpoint is None:
+            return None
+        folder = os.fspath(self.checkpoint)
+        found = _checkpoint.load(folder)
+        if found is not None and not first:  # warm start: the checkpoint wins
+            self._initialize(X, self.classes_[target], None)
+        run = {"folder": folder, "rng_start": None, "fit_epochs": 0}
+        run["fingerprint"] = _checkpoint.fingerprint(self, X, target, weight)
+        if found is not None:
+            arrays, meta, path = found
+            _checkpoint.compare_fingerprints(
+                meta["fingerprint"], run["fingerprint"], path
+            )
+            run["rng_start"] = _checkpoint.restore_training_state(self, arrays, meta)
+            run["fit_epochs"] = meta["fit_epochs"]
+        return run
+
+    def _save_checkpoint(self, run, rng_start, fit_epochs):
+        arrays, meta = _checkpoint.training_state(self, rng_start)
+        meta.update(fingerprint=run["fingerprint"], fit_epochs=fit_epochs)
+        try:
+            _checkpoint.save(run["folder"], self.n_iter_, arrays, meta)
+        except OSError as exc:
+            warnings.warn(
+                f"Could not write the checkpoint of epoch {self.n_iter_} in "
+                f"{run['folder']} ({exc}); training goes on, and the previous "
+                "checkpoint, if any, is kept.",
+                RuntimeWarning,
+                stacklevel=6,
+            )
+
     def _sample_weight(self, target, sample_weight, X):
         weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(weight < 0):
@@ -465,21 +510,33 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self.beta_1, self.beta_2, self.epsilon,
         )  # fmt: skip
 
-    def _fit_loop(self, X, target, weight, incremental, root, y):
+    def _fit_loop(self, X, target, weight, incremental, root, y, run=None):
         early_stopping = self.early_stopping and not incremental
+        resumed = run is not None and run["rng_start"] is not None
+        if (
+            resumed
+        ):  # draw the same validation split, then carry on from the saved state
+            now = self._random_state.get_state()
+            self._random_state.set_state(run["rng_start"])
+        rng_start = self._random_state.get_state()
         if early_stopping:
             X, X_val, target, y_val, weight, w_val = train_test_split(
                 X, target, weight, test_size=self.validation_fraction,
                 random_state=self._random_state, stratify=target,
             )  # fmt: skip
+        if resumed:
+            self._random_state.set_state(now)
         batch_size = min(200, len(X)) if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, len(X))
         good = self._copy_params()
-        self._best_params = good if early_stopping else None
-        if early_stopping:
+        if not resumed:
+            self._best_params = good if early_stopping else None
+        if early_stopping and not resumed:
             self.best_loss_ = None  # scikit-learn's convention
-        first_epoch = self.n_iter_
-        for _ in range(1 if incremental else self.max_iter):
+        fit_epochs = run["fit_epochs"] if resumed else 0
+        first_epoch = self.n_iter_ - fit_epochs
+        interrupted = False
+        for _ in range(1 if incremental else self.max_iter - fit_epochs):
             start = time.perf_counter()
             epoch = root.subcontext(task_name="epoch")
             epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
@@ -487,6 +544,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 loss = self._run_epoch(X, target, weight, batch_size)
             except KeyboardInterrupt:
                 self._stop_interrupted(good, early_stopping)
+                interrupted = True
                 break
             if not np.isfinite(loss):
                 self._stop_diverged(good, loss, fresh=first_epoch == 0 == self.n_iter_)
@@ -514,6 +572,9 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 if self._optimizer.trigger_stopping(message, self.verbose):
                     break
                 self._no_improvement_count = 0
+            fit_epochs += 1
+            if run is not None:
+                self._save_checkpoint(run, rng_start, fit_epochs)
         else:
             if not incremental:
                 warnings.warn(
@@ -525,6 +586,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         if early_stopping:
             self._set_params(self._best_params)
         del self._best_params
+        if run is not None and not interrupted:  # done: the next fit starts afresh
+            _checkpoint.clear(run["folder"])
 
     def _run_epoch(self, X, target, weight, batch_size):
         """One pass over the data; returns the mean training loss."""
@@ -784,7 +847,21 @@ TRAINING_PARAMETERS = """\
         Number of numba threads for the kernels; None keeps numba's setting.
     image_shape : tuple of int, default=None
         ``(height, width[, channels])`` of flat input rows; None infers it
-        (square gray, square RGB, else one row)."""
+        (square gray, square RGB, else one row).
+    checkpoint : str or path-like, default=None
+        A folder for training checkpoints (as Keras' ``BackupAndRestore``).
+        After each epoch of ``fit`` the whole training state (weights,
+        optimizer moments, random generators, epoch counter, curves, early
+        stopping and schedule state) is written there atomically, keeping the
+        previous generation until the new one is complete. A ``fit`` that finds
+        a checkpoint there resumes after its epoch and ends with the weights an
+        uninterrupted fit would have (same ``random_state``, an int or None);
+        a fit that completes removes its checkpoints. A damaged checkpoint
+        falls back to the previous generation; one written by another
+        estimator, other hyperparameters or other data is refused with a
+        ``CheckpointError`` saying what differs (so give each model of a search
+        its own folder, or none). Checkpoints are ``.npz`` files read without
+        pickle. ``partial_fit`` neither reads nor writes them."""
 
 TRAINED_ATTRIBUTES = """\
     classes_ : ndarray of shape (n_classes,)
