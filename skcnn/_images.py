@@ -188,6 +188,28 @@ def as_float32(X: np.ndarray) -> np.ndarray:
     return X.astype(np.float32)
 
 
+def check_compute_range(X: np.ndarray, dtype) -> None:
+    """Refuse float64 X holding values the float32 compute dtype cannot hold.
+
+    Reads X once without a temporary copy (a memory-mapped X stays on disk).
+
+    Raises
+    ------
+    ValueError
+        If a value's magnitude exceeds float32's maximum (about 3.4e38).
+    """
+    if np.dtype(dtype) != np.float32 or X.dtype != np.float64 or not X.size:
+        return
+    limit = np.finfo(np.float32).max
+    largest = max(abs(float(X.max())), abs(float(X.min())))
+    if largest > limit:
+        raise ValueError(
+            f"X holds values up to {largest:.3g} in magnitude; skcnn computes in "
+            f"float32, which holds at most {limit:.3g}. Rescale X (e.g. with a "
+            "StandardScaler) first."
+        )
+
+
 def as_compute_dtype(X: np.ndarray, dtype) -> np.ndarray:
     """Cast validated float X to the computing dtype ('float32' or 'float64').
 

@@ -32,11 +32,15 @@ from tqdm.auto import tqdm
 
 from skcnn import _checkpoint
 from skcnn._callbacks import CallbackSupportMixin
-from skcnn._images import as_compute_dtype, validate_images
+from skcnn._images import check_compute_range, validate_images
 from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
+
+_INPUT_DTYPES = [np.float64, np.float32, np.uint8]
+"""Kept as given by validation (other dtypes become float64); batches are then
+converted to the compute dtype one at a time."""
 
 
 def _n_decayed(layer_params) -> int:
@@ -365,8 +369,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         first = not hasattr(self, "params_") or not (incremental or self.warm_start)
-        X, y = validate_images(self, X, y, reset=first, dtype=[np.float64, np.float32])
-        X = as_compute_dtype(X, self.dtype)
+        # uint8 and float32 stay as given (a memory-mapped X is not read whole):
+        # each minibatch or chunk is converted to the compute dtype when used
+        X, y = validate_images(self, X, y, reset=first, dtype=_INPUT_DTYPES)
+        check_compute_range(X, self.dtype)
         check_classification_targets(y)
         if first:
             if incremental and classes is None:
@@ -519,15 +525,17 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             now = self._random_state.get_state()
             self._random_state.set_state(run["rng_start"])
         rng_start = self._random_state.get_state()
+        index = None  # the rows of X trained on: all of them
         if early_stopping:
-            X, X_val, target, y_val, weight, w_val = train_test_split(
-                X, target, weight, test_size=self.validation_fraction,
+            index, val_index, target, y_val, weight, w_val = train_test_split(
+                np.arange(len(X)), target, weight, test_size=self.validation_fraction,
                 random_state=self._random_state, stratify=target,
             )  # fmt: skip
         if resumed:
             self._random_state.set_state(now)
-        batch_size = min(200, len(X)) if self.batch_size == "auto" else self.batch_size
-        batch_size = min(batch_size, len(X))
+        n_train = len(X) if index is None else len(index)
+        batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
+        batch_size = min(batch_size, n_train)
         good = self._copy_params()
         if not resumed:
             self._best_params = good if early_stopping else None
@@ -541,7 +549,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             epoch = root.subcontext(task_name="epoch")
             epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
             try:
-                loss = self._run_epoch(X, target, weight, batch_size)
+                loss = self._run_epoch(X, index, target, weight, batch_size)
             except KeyboardInterrupt:
                 self._stop_interrupted(good, early_stopping)
                 interrupted = True
@@ -553,7 +561,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self.n_iter_ += 1
             self.loss_curve_.append(loss)
             if early_stopping:
-                self._record_validation(X_val, y_val, w_val)
+                self._record_validation(X, val_index, y_val, w_val)
             else:
                 self._record_loss(loss)
             self._optimizer.iteration_ends(self.t_)
@@ -589,9 +597,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         if run is not None and not interrupted:  # done: the next fit starts afresh
             _checkpoint.clear(run["folder"])
 
-    def _run_epoch(self, X, target, weight, batch_size):
-        """One pass over the data; returns the mean training loss."""
-        n = len(X)
+    def _run_epoch(self, X, index, target, weight, batch_size):
+        """One pass over the rows ``index`` of X (None: all of them); returns the
+        mean training loss. Each minibatch is converted to the compute dtype."""
+        n = len(target)
         order = self._random_state.permutation(n) if self.shuffle else np.arange(n)
         total = 0.0
         batches = range(0, n, batch_size)
@@ -599,7 +608,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                    disable=self.verbose < 2)  # fmt: skip
         for lo in bar:
             rows = order[lo : lo + batch_size]
-            loss = self._train_step(X[rows], target[rows], weight[rows])
+            batch = X[rows if index is None else index[rows]]
+            loss = self._train_step(
+                batch.astype(self.dtype, copy=False), target[rows], weight[rows]
+            )
             if not np.isfinite(loss):
                 return loss
             total += loss * len(rows)
@@ -652,8 +664,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self._no_improvement_count = 0
         self.best_loss_ = min(self.best_loss_, loss)
 
-    def _record_validation(self, X_val, y_val, w_val):
-        pred = np.argmax(self._forward(X_val), axis=1)
+    def _record_validation(self, X, val_index, y_val, w_val):
+        pred = np.argmax(self._forward(X, rows=val_index), axis=1)
         score = float(np.average(pred == y_val, weights=w_val))
         self.validation_scores_.append(score)
         if score < self.best_validation_score_ + self.tol:
@@ -718,17 +730,21 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _set_params(self, values):
         self._packed[...] = values
 
-    def _forward(self, X, n_layers=None):
-        """Output of the first ``n_layers`` layers (all: the logits) on validated X.
+    def _forward(self, X, n_layers=None, rows=None):
+        """Output of the first ``n_layers`` layers (all: the logits) on validated X
+        (its ``rows`` only, when given).
 
-        Runs in batches of ``_predict_batch`` rows, each padded with zero rows to
-        a multiple of ``_lanes``, with row-independent arithmetic: a sample's
-        output does not depend on the rest of the batch.
+        Runs in batches of ``_predict_batch`` rows, each converted to the compute
+        dtype and padded with zero rows to a multiple of ``_lanes``, with
+        row-independent arithmetic: a sample's output does not depend on the
+        rest of the batch.
         """
         stack = list(zip(self.layers_, self.params_, strict=True))[:n_layers]
         chunks = []
-        for lo in range(0, len(X), self._predict_batch):
-            out = X[lo : lo + self._predict_batch]
+        n = len(X) if rows is None else len(rows)
+        for lo in range(0, n, self._predict_batch):
+            part = slice(lo, lo + self._predict_batch)
+            out = X[part if rows is None else rows[part]].astype(self.dtype, copy=False)
             n_rows = len(out)
             if n_rows % self._lanes:
                 pad = self._lanes - n_rows % self._lanes
@@ -743,8 +759,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
     def _logits(self, X, n_layers=None):
         check_is_fitted(self)
-        X = validate_images(self, X, reset=False, dtype=[np.float64, np.float32])
-        X = as_compute_dtype(X, self.dtype)
+        X = validate_images(self, X, reset=False, dtype=_INPUT_DTYPES)
+        check_compute_range(X, self.dtype)
         with parallel_section(self.n_jobs):
             return self._forward(X, n_layers)
 
