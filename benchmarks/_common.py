@@ -14,20 +14,53 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
-@contextmanager
-def measure(interval: float = 0.002):
-    """Time a block and sample its peak RSS above the RSS at entry.
+def status_bytes(*fields: str) -> dict:
+    """Fields of /proc/self/status given in kB (e.g. ``RssAnon``), in bytes.
 
-    Yields a dict that gets ``seconds``, ``peak_rss`` and ``extra_rss`` (bytes).
+    ``RssAnon`` is the anonymous memory resident now (the heap, numpy's arrays,
+    thread stacks): what the process allocated. ``RssFile`` is the file pages
+    it maps and has touched (shared libraries, memory-mapped files): they grow
+    by merely reading a memory-mapped array and the kernel can drop them at any
+    time. Plain RSS (``rss_bytes``) is their sum plus ``RssShmem``.
     """
+    values = dict.fromkeys(fields, 0)
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in values:
+                values[key] = int(value.split()[0]) * 1024
+    return values
+
+
+@contextmanager
+def measure_status(
+    interval: float = 0.002, fields: tuple = ("RssAnon", "RssFile"), read=None
+):
+    """Time a block and sample ``fields`` of /proc/self/status (see status_bytes).
+
+    Sampled every ``interval`` seconds from a thread, each field apart (``read``,
+    when given, returns the dict of fields instead). Yields a dict that gets
+    ``seconds`` and, per field (e.g. ``RssAnon``), ``start_RssAnon``,
+    ``peak_RssAnon`` and ``extra_RssAnon`` (peak above the value at entry), in
+    bytes.
+    """
+    if read is None:
+
+        def read():
+            return status_bytes(*fields)
+
     result: dict = {}
-    start_rss = rss_bytes()
-    peak = [start_rss]
+    start_values = read()
+    peak = dict(start_values)
     done = threading.Event()
+
+    def update():
+        for key, value in read().items():
+            peak[key] = max(peak[key], value)
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], rss_bytes())
+            update()
             time.sleep(interval)
 
     thread = threading.Thread(target=sample, daemon=True)
@@ -39,9 +72,21 @@ def measure(interval: float = 0.002):
         result["seconds"] = time.perf_counter() - start
         done.set()
         thread.join()
-        peak[0] = max(peak[0], rss_bytes())
-        result["peak_rss"] = peak[0]
-        result["extra_rss"] = peak[0] - start_rss
+        update()
+        for key in fields:
+            result[f"start_{key}"] = start_values[key]
+            result[f"peak_{key}"] = peak[key]
+            result[f"extra_{key}"] = peak[key] - start_values[key]
+
+
+@contextmanager
+def measure(interval: float = 0.002):
+    """Time a block and sample its peak RSS above the RSS at entry.
+
+    Yields a dict that gets ``seconds``, ``peak_rss`` and ``extra_rss`` (bytes).
+    """
+    with measure_status(interval, ("rss",), lambda: {"rss": rss_bytes()}) as result:
+        yield result
 
 
 def mb(n_bytes: float) -> str:

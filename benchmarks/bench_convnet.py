@@ -45,9 +45,9 @@ Run with the OpenBLAS variables unset, so both libraries' BLAS runs at full
 speed::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
-        python benchmarks/bench_convnet.py --data-home /work/shared/data
+        python benchmarks/bench_convnet.py --data-home DIR
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \\
-        python benchmarks/bench_convnet.py --data-home /work/shared/data --accuracy
+        python benchmarks/bench_convnet.py --data-home DIR --accuracy
 """
 
 import argparse

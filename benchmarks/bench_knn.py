@@ -21,7 +21,7 @@ time printed on its own line, not included in the predict times.
 Run (OpenBLAS variables unset so that every BLAS runs at full speed)::
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
-        python benchmarks/bench_knn.py --data-home /work/shared/data
+        python benchmarks/bench_knn.py --data-home DIR
 
 ``--n-test 2000`` measures on the first 2,000 test images only (a quick look).
 """

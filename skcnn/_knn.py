@@ -35,6 +35,11 @@ _UINT8_TILE_BYTES = 2**18
 _DTYPES = [np.float32, np.uint8, np.float64]
 """Kept as given by validation; float64 is then cast to float32 with a range check."""
 
+_VOTE_CHUNK = 65_536
+"""Queries voted at a time by ``predict`` and ``predict_proba``: their memory
+beyond the output stays bounded (about 25 MB of neighbour lists and shares)
+whatever the number of queries."""
+
 _MARGIN = 8
 """Extra candidates the kernels keep for the exact float64 re-ranking."""
 
@@ -258,6 +263,17 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
+        outputs = None
+        for lo in range(0, len(X), _VOTE_CHUNK):
+            part = self._vote(X[lo : lo + _VOTE_CHUNK])
+            if outputs is None:
+                outputs = [np.empty((len(X), p.shape[1])) for p in part]
+            for out, p in zip(outputs, part, strict=True):
+                out[lo : lo + len(p)] = p
+        return outputs if self.outputs_2d_ else outputs[0]
+
+    def _vote(self, X):
+        """The class shares of validated query rows X, one array per output."""
         k, n_search = self.n_neighbors, self.n_neighbors
         while True:  # enough neighbours to fill k units of sample weight
             self._check_n_neighbors(n_search, len(X))
@@ -281,8 +297,9 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         for output, classes in enumerate(self._classes_per_output()):
             proba = np.zeros((len(ind), len(classes)))
             np.add.at(proba, (rows, self.y_fit_[ind, output]), weight)
-            all_proba.append(proba / proba.sum(axis=1, keepdims=True))
-        return all_proba if self.outputs_2d_ else all_proba[0]
+            proba /= proba.sum(axis=1, keepdims=True)
+            all_proba.append(proba)
+        return all_proba
 
     def predict(self, X):
         """Predict the class of each image by the vote of its neighbours.
@@ -297,11 +314,15 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_queries,) or (n_queries, n_outputs)
             Predicted labels.
         """
-        proba = self.predict_proba(X)
-        if not self.outputs_2d_:
-            return self.classes_[np.argmax(proba, axis=1)]
-        columns = zip(self._classes_per_output(), proba, strict=True)
-        return np.stack([c[np.argmax(p, axis=1)] for c, p in columns], axis=1)
+        check_is_fitted(self)
+        X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
+        labels = []
+        for lo in range(0, len(X), _VOTE_CHUNK):
+            part = self._vote(X[lo : lo + _VOTE_CHUNK])
+            columns = zip(self._classes_per_output(), part, strict=True)
+            labels.append(np.stack([c[np.argmax(p, axis=1)] for c, p in columns], 1))
+        y_pred = np.concatenate(labels)
+        return y_pred if self.outputs_2d_ else y_pred[:, 0]
 
     def _classes_per_output(self):
         return self.classes_ if self.outputs_2d_ else [self.classes_]
