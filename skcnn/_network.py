@@ -519,9 +519,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _fit_loop(self, X, target, weight, incremental, root, y, run=None):
         early_stopping = self.early_stopping and not incremental
         resumed = run is not None and run["rng_start"] is not None
-        if (
-            resumed
-        ):  # draw the same validation split, then carry on from the saved state
+        if resumed:  # the same validation split, then on from the saved state
             now = self._random_state.get_state()
             self._random_state.set_state(run["rng_start"])
         rng_start = self._random_state.get_state()
