@@ -261,16 +261,21 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
             Columns in the order of ``classes_``; one array per output when
             fitted on several outputs.
         """
-        check_is_fitted(self)
-        X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
         outputs = None
-        for lo in range(0, len(X), _VOTE_CHUNK):
-            part = self._vote(X[lo : lo + _VOTE_CHUNK])
+        for lo, n, part in self._votes(X):
             if outputs is None:
-                outputs = [np.empty((len(X), p.shape[1])) for p in part]
+                outputs = [np.empty((n, p.shape[1])) for p in part]
             for out, p in zip(outputs, part, strict=True):
                 out[lo : lo + len(p)] = p
         return outputs if self.outputs_2d_ else outputs[0]
+
+    def _votes(self, X):
+        """Validate the queries, then yield ``(start, n_queries, shares)`` for
+        each chunk of ``_VOTE_CHUNK`` queries (shares: one array per output)."""
+        check_is_fitted(self)
+        X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
+        for lo in range(0, len(X), _VOTE_CHUNK):
+            yield lo, len(X), self._vote(X[lo : lo + _VOTE_CHUNK])
 
     def _vote(self, X):
         """The class shares of validated query rows X, one array per output."""
@@ -314,11 +319,8 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         y_pred : ndarray of shape (n_queries,) or (n_queries, n_outputs)
             Predicted labels.
         """
-        check_is_fitted(self)
-        X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
         labels = []
-        for lo in range(0, len(X), _VOTE_CHUNK):
-            part = self._vote(X[lo : lo + _VOTE_CHUNK])
+        for _, _, part in self._votes(X):
             columns = zip(self._classes_per_output(), part, strict=True)
             labels.append(np.stack([c[np.argmax(p, axis=1)] for c, p in columns], 1))
         y_pred = np.concatenate(labels)
