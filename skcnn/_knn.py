@@ -98,7 +98,7 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         Geometry of one image.
     n_features_in_ : int
         Number of features (pixels times channels) seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also

@@ -37,12 +37,12 @@ class LeNet5Classifier(BaseConvNetClassifier):
     ======  ===========================  =================  ==============
     layer   operation                    output (MNIST)     parameters
     ======  ===========================  =================  ==============
-    input   images centred in a field    1@32x32            0
-    C1      ``c1_channels`` conv 5x5     6@28x28            156
-    S2      2x2 pooling, stride 2        6@14x14            0
-    C3      ``c3_channels`` conv 5x5     16@10x10           2,416
-    S4      2x2 pooling, stride 2        16@5x5             0
-    C5      ``c5_channels`` conv over    120@1x1            48,120
+    input   images centred in a field    ``1@32x32``        0
+    C1      ``c1_channels`` conv 5x5     ``6@28x28``        156
+    S2      2x2 pooling, stride 2        ``6@14x14``        0
+    C3      ``c3_channels`` conv 5x5     ``16@10x10``       2,416
+    S4      2x2 pooling, stride 2        ``16@5x5``         0
+    C5      ``c5_channels`` conv over    ``120@1x1``        48,120
             all of S4
     F6      ``f6_units`` dense           84                 10,164
     output  dense, softmax               10                 850

@@ -14,6 +14,8 @@ from skcnn._kernels import _jit
 class WarmUpReport:
     """What :func:`warm_up` did: its time and numba's compilations and cache loads.
 
+    Reports add up: ``report_a + report_b`` or ``sum(reports)``.
+
     Attributes
     ----------
     seconds : float
@@ -26,8 +28,6 @@ class WarmUpReport:
     cache_dir : str or None
         The folder of numba's cache for skcnn's kernels, None when caching is
         off.
-
-    Reports add up: ``report_a + report_b`` or ``sum(reports)``.
 
     Examples
     --------

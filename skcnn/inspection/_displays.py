@@ -312,9 +312,9 @@ class FiltersDisplay:
         estimator : fitted LeNet5Classifier or ConvNetClassifier
             Or another network of skcnn with named convolution layers.
         layer : str, default=None
-            The layer's name in :meth:`summary` ('C1', 'C3' or 'C5' for LeNet-5;
-            'conv1', 'conv2', ... for ConvNetClassifier); None for the first
-            convolution.
+            The layer's name in the estimator's ``summary()`` ('C1', 'C3' or
+            'C5' for LeNet-5; 'conv1', 'conv2', ... for ConvNetClassifier);
+            None for the first convolution.
         max_filters : int, default=32
             Show at most this many filters (the first ones).
         max_channels : int, default=16
