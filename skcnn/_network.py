@@ -316,7 +316,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         -------
         table : str
             One line per layer (output shapes exclude the sample axis; feature
-            maps are ``(channels, height, width)``) and a total; call after
+            maps are ``(height, width, channels)``) and a total; call after
             ``fit``.
         """
         check_is_fitted(self)
@@ -352,7 +352,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: object's may be __dict__
-        if not self.warm_start:  # optimizer state only serves to continue training
+        # optimizer state only serves to continue training: a warm-started fit,
+        # or the next partial_fit (dask-ml's Incremental moves the estimator
+        # between worker processes from one partial_fit call to the next)
+        if not (self.warm_start or state.get("_partial_fitted", False)):
             state.pop("_optimizer", None)
         # params_ are views of one flat buffer; pickle them once, as params_
         state.pop("_packed", None)
@@ -397,6 +400,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         run = self._checkpoint_run(X, target, weight, incremental, first)
         if not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
+        self._partial_fitted = incremental  # pickles then keep the optimizer
         with self._training_threads():
             root = self._init_callback_context(
                 task_name="partial_fit" if incremental else "fit",
@@ -900,7 +904,7 @@ TRAINED_ATTRIBUTES = """\
         Geometry of one image.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names."""
 
 

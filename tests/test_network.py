@@ -168,6 +168,22 @@ def test_pickle_drops_optimizer_state_unless_warm_start(digits):
     cold_copy.partial_fit(X, y)  # a fresh optimizer is made when needed
 
 
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_pickle_between_partial_fits_keeps_the_optimizer(digits, solver):
+    """dask-ml's Incremental pickles the estimator between partial_fit calls."""
+    X, y, _, _ = digits
+    blocks = [(X[i : i + 350], y[i : i + 350]) for i in range(0, 1400, 350)]
+    here = MLPClassifier((10,), solver=solver, random_state=0)
+    moved = MLPClassifier((10,), solver=solver, random_state=0)
+    for X_block, y_block in blocks:
+        here.partial_fit(X_block, y_block, classes=np.arange(10))
+        moved = pickle.loads(pickle.dumps(moved))
+        moved.partial_fit(X_block, y_block, classes=np.arange(10))
+    np.testing.assert_array_equal(moved._packed, here._packed)
+    quiet(moved, X, y)  # after fit, pickles drop it again
+    assert not hasattr(pickle.loads(pickle.dumps(moved)), "_optimizer")
+
+
 def test_sample_weight_equals_repeated_rows_in_float64():
     rng = np.random.RandomState(0)
     X, y, weight = rng.rand(15, 30), rng.randint(0, 3, 15), rng.randint(0, 5, 15)
