@@ -283,6 +283,7 @@ def uninterrupted(tmp_path_factory):
     return np.load(out)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill", ["step=15", "write=2"])
 def test_a_process_killed_with_sigkill_resumes_bit_for_bit(
     kill, uninterrupted, tmp_path

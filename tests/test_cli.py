@@ -9,6 +9,7 @@ import pytest
 from skcnn._cli import main
 
 
+@pytest.mark.slow
 def test_the_default_run_is_the_mnist_sample_with_compilation_apart(capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default run warns of nothing
@@ -64,6 +65,7 @@ def test_bad_arguments_exit_with_usage():
     assert exc.value.code == 2
 
 
+@pytest.mark.slow
 def test_module_entry_point_runs():
     result = subprocess.run(
         [sys.executable, "-m", "skcnn", "compare", "--quiet", "--dataset", "digits",
@@ -73,6 +75,7 @@ def test_module_entry_point_runs():
     assert "knn" in result.stdout
 
 
+@pytest.mark.slow
 def test_compare_plots_writes_figures_and_tables(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "plots"

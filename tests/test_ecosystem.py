@@ -193,6 +193,7 @@ def test_pickles_hold_the_weights_once_and_no_compiled_code(name, digits):
     np.testing.assert_array_equal(restored.predict_proba(X_test), expected)
 
 
+@pytest.mark.slow
 def test_a_fresh_process_loads_and_predicts_from_the_numba_cache(tmp_path, digits):
     X, y, X_test, _ = digits
     clf = LeNet5Classifier(max_iter=1, random_state=0).fit(X, y)
@@ -214,6 +215,7 @@ def test_a_fresh_process_loads_and_predicts_from_the_numba_cache(tmp_path, digit
     assert misses == 0 and hits >= 6
 
 
+@pytest.mark.slow
 def test_search_on_a_dask_cluster_equals_the_local_search(digits):
     """A real LocalCluster (2 worker processes) through joblib's dask backend."""
     distributed = pytest.importorskip("distributed")

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Each runs for seconds to a minute; the documentation build runs them again.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parents[1] / "examples").glob("*.py"))
 
 FIGURES = {

@@ -53,6 +53,7 @@ def test_same_predictions_as_sklearn_on_digits(digits, metric, weights):
     np.testing.assert_allclose(ours_dist, dist_all[:, :k], rtol=1e-12)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("metric", ["l1", "l2"])
 def test_same_predictions_as_sklearn_on_mnist(mnist_subset, metric):
     X, y, X_test, y_test = mnist_subset

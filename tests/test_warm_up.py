@@ -54,6 +54,7 @@ def _run_child(cache_dir):
     return json.loads(result.stdout.splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_the_real_fit_compiles_nothing_and_the_second_run_loads_the_cache(tmp_path):
     first = _run_child(tmp_path)
     assert first["compiled"] > 0 and first["later"] == []

@@ -27,7 +27,7 @@ PROBE = textwrap.dedent(
     rng = np.random.default_rng(0)
     X = rng.integers(0, 256, (40, 16), dtype=np.uint8)
     clf = KNNImageClassifier(1, metric="l1").fit(X, np.arange(40) % 2)
-    net = skcnn.LeNet5Classifier(2, 2, 2, 2, max_iter=1).fit(X / 255, np.arange(40) % 2)
+    net = skcnn.{net}.fit(X / 255, np.arange(40) % 2)
     assert net.predict(X / 255).shape == (40,)
     print(type(l1_neighbors._cache).__name__, clf.score(X, np.arange(40) % 2))
     """
@@ -43,8 +43,8 @@ def _copy_package(tmp_path: Path) -> Path:
     return site
 
 
-def _run_probe(site: Path, env: dict, read_only: bool) -> str:
-    code = PROBE.format(site=str(site))
+def _run_probe(site: Path, env: dict, read_only: bool, net: str) -> str:
+    code = PROBE.format(site=str(site), net=net)
     command = [sys.executable, "-c", code]
     if read_only and os.geteuid() == 0:  # root writes through permission bits
         if shutil.which("unshare") is None:
@@ -70,24 +70,29 @@ def _clean_env(site: Path) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_read_only_install_without_home_falls_back_to_no_cache(tmp_path):
     site = _copy_package(tmp_path)
     env = _clean_env(site)
     env.pop("HOME", None)
     env["XDG_CACHE_HOME"] = str(site / "no-cache-here")  # inside the read-only tree
-    cache_kind, score = _run_probe(site, env, read_only=True)
+    # every kind of kernel (LeNet-5's convolutions call BLAS) runs without a cache
+    net = "LeNet5Classifier(2, 2, 2, 2, max_iter=1)"
+    cache_kind, score = _run_probe(site, env, read_only=True, net=net)
     assert cache_kind == "NullCache"  # numba alone would raise at import
     assert float(score) == 1.0
 
 
+@pytest.mark.slow
 def test_writable_install_caches_and_env_switch_disables_it(tmp_path):
     site = _copy_package(tmp_path)
     env = _clean_env(site)
-    cache_kind, _ = _run_probe(site, env, read_only=False)
+    net = "MLPClassifier((4,), max_iter=1)"  # compiles in seconds, twice
+    cache_kind, _ = _run_probe(site, env, read_only=False, net=net)
     assert cache_kind == "FunctionCache"
     assert list((site / "skcnn" / "_kernels" / "__pycache__").glob("*.nbi"))
     env["SKCNN_NO_JIT_CACHE"] = "1"
-    cache_kind, _ = _run_probe(site, env, read_only=False)
+    cache_kind, _ = _run_probe(site, env, read_only=False, net=net)
     assert cache_kind == "NullCache"
 
 
