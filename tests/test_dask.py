@@ -12,6 +12,7 @@ import functools
 import os
 import warnings
 
+import numba
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -34,6 +35,8 @@ wrappers = pytest.importorskip("dask_ml.wrappers")
 distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
+
+pytestmark = [pytest.mark.slow, pytest.mark.mnist]  # a cluster; the MNIST files
 
 CLASSES = np.arange(10)
 
@@ -299,8 +302,6 @@ def _install_probe():
     def probe(call, function):
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
-            import numba
-
             blas = [p["num_threads"] for p in threadpool_info()
                     if p["user_api"] == "blas"]  # fmt: skip
             _SEEN.append((call, numba.get_num_threads(), max(blas, default=1)))
@@ -323,17 +324,15 @@ def _remove_probe():
 
 
 def _worker_threads():
-    import numba
-
     return os.environ.get("OMP_NUM_THREADS"), numba.config.NUMBA_NUM_THREADS
 
 
 def test_workers_run_the_kernels_on_one_thread_each(fitted, client, mnist_home):
     """dask's nannies set OMP_NUM_THREADS=1 in the workers and skcnn's calls
-    follow it, though numba itself would start a thread per core: 2 workers x
-    1 thread, never 2 x cores."""
+    follow it, though numba itself starts as many threads there as here (a
+    thread per core): 2 workers x 1 thread, never 2 x cores."""
     for omp, numba_default in client.run(_worker_threads).values():
-        assert omp == "1" and numba_default == os.cpu_count()
+        assert omp == "1" and numba_default == numba.config.NUMBA_NUM_THREADS
     spans = _spans(1000, 500)
     client.run(_install_probe)
     try:
