@@ -10,13 +10,11 @@ inside the task graph.
 
 import functools
 import os
-import warnings
 
 import numba
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -36,7 +34,12 @@ distributed = pytest.importorskip("distributed")
 dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 
-pytestmark = [pytest.mark.slow, pytest.mark.mnist]  # a cluster; the MNIST files
+pytestmark = [
+    pytest.mark.slow,  # a cluster
+    pytest.mark.mnist,
+    # the models are trained briefly on purpose
+    pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning"),
+]
 
 CLASSES = np.arange(10)
 
@@ -116,13 +119,6 @@ def _spans(n, chunk):
 # -- fixtures ------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _no_convergence_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
-
-
 @pytest.fixture(scope="module")
 def client():
     """One cluster for the module: two worker processes with one thread each."""
@@ -140,11 +136,9 @@ def client():
 def fitted(mnist_home):
     """Each estimator trained locally on the first 2,000 MNIST training images."""
     home, models = str(mnist_home), {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, (estimator, dtype) in ESTIMATORS.items():
-            X = _pixels(home, "train", 0, N_TRAIN, dtype)
-            models[name] = clone(estimator).fit(X, _labels(home, "train", 0, N_TRAIN))
+    for name, (estimator, dtype) in ESTIMATORS.items():
+        X = _pixels(home, "train", 0, N_TRAIN, dtype)
+        models[name] = clone(estimator).fit(X, _labels(home, "train", 0, N_TRAIN))
     return models
 
 

@@ -4,12 +4,10 @@ import os
 import pickle
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     GridSearchCV,
@@ -63,18 +61,14 @@ CASES = {
     "lenet": (_LENET, _LENET_GRID),
 }
 
+# the models are trained briefly on purpose
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 
 @pytest.fixture(scope="module")
 def digits():
     X, y = load_digits_images(return_X_y=True, scale=True)
     return X[:600], y[:600], X[600:900], y[600:900]
-
-
-@pytest.fixture(autouse=True)
-def _no_convergence_warnings():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
 
 
 def _step(estimator):
