@@ -26,6 +26,7 @@ from math import prod, sqrt
 from numbers import Integral, Real
 
 import numpy as np
+from scipy import sparse
 
 from skcnn._kernels._augment import affine_sample
 from skcnn._kernels._conv import (
@@ -62,7 +63,16 @@ def _logistic(x):
     np.reciprocal(x, out=x)
 
 
+def _identity(x):
+    pass
+
+
+def _identity_backward(dout, out):
+    pass
+
+
 ACTIVATIONS = {
+    "identity": (_identity, _identity_backward),
     "tanh": (_tanh, tanh_backward),
     "relu": (_relu, relu_backward),
     "logistic": (_logistic, logistic_backward),
@@ -280,6 +290,10 @@ class Dense(Layer):
 
     def forward(self, x, params, training=True, rng=None):
         weight, bias = params
+        if sparse.issparse(x):  # rows of a CSR matrix: scipy's product, by row
+            out = np.asarray(x @ weight)
+            out += bias
+            return out, x
         x2 = x.reshape(len(x), -1)
         if training:  # BLAS on the whole batch
             out = x2 @ weight
@@ -292,8 +306,8 @@ class Dense(Layer):
     def backward(self, dout, cache, params, need_dx=True):
         weight, _ = params
         x = cache
-        x2 = x.reshape(len(x), -1)
-        grads = [x2.T @ dout, dout.sum(axis=0)]
+        x2 = x if sparse.issparse(x) else x.reshape(len(x), -1)
+        grads = [np.asarray(x2.T @ dout), dout.sum(axis=0)]
         dx = (dout @ weight.T).reshape(x.shape) if need_dx else None
         return dx, grads
 
@@ -303,8 +317,9 @@ class Activation(Layer):
 
     Parameters
     ----------
-    name : {'tanh', 'relu', 'logistic', 'sigmoid'}
-        The function ('sigmoid' is another name for 'logistic').
+    name : {'tanh', 'relu', 'logistic', 'sigmoid', 'identity'}
+        The function ('sigmoid' is another name for 'logistic'; 'identity'
+        passes its input on, for a linear bottleneck).
 
     Examples
     --------

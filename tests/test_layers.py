@@ -8,7 +8,12 @@ import pytest
 from sklearn.base import clone
 
 from skcnn import layers
-from skcnn._kernels._dense import dense_rows, softmax_cross_entropy, softmax_rows
+from skcnn._kernels._dense import (
+    dense_rows,
+    logistic_cross_entropy,
+    softmax_cross_entropy,
+    softmax_rows,
+)
 from skcnn._layers import (
     ACTIVATIONS,
     POOLING,
@@ -85,6 +90,7 @@ def test_activation_gradients(name):
     upstream = rng.standard_normal((4, 6))
     layer = Activation(name)
     reference = {
+        "identity": lambda v: v,
         "tanh": np.tanh,
         "relu": lambda v: np.maximum(v, 0),
         "logistic": lambda v: 1 / (1 + np.exp(-v)),
@@ -126,6 +132,41 @@ def test_softmax_cross_entropy_value_gradient_and_stability():
     softmax_cross_entropy(huge, np.array([1]), np.ones(1), 1.0, dz, losses)
     assert losses[0] == pytest.approx(2000.0)
     np.testing.assert_allclose(dz, [[1.0, -1.0, 0.0]], atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_logistic_cross_entropy_value_gradient_and_stability(dtype):
+    """One sigmoid per column: the reference is plain numpy with logaddexp."""
+    rng = np.random.default_rng(4)
+    logits = (rng.standard_normal((6, 3)) * 3).astype(dtype)
+    target = (rng.random((6, 3)) > 0.5).astype(dtype)
+    weight = rng.random(6) + 0.5
+    scale = 1 / weight.sum()
+
+    def loss_of(z):
+        dz, losses = np.empty_like(z), np.empty(len(z))
+        logistic_cross_entropy(z, target, weight, scale, dz, losses)
+        return losses.sum() * scale, dz
+
+    loss, dz = loss_of(logits)
+    z = logits.astype(np.float64)
+    per_label = np.logaddexp(0, z) - target * z  # -log p(t | z)
+    expected = (weight * per_label.sum(axis=1)).sum() * scale
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    sigmoid = 1 / (1 + np.exp(-z))
+    np.testing.assert_allclose(
+        dz, scale * weight[:, None] * (sigmoid - target), rtol=1e-6, atol=1e-9
+    )
+    if dtype == np.float64:
+        np.testing.assert_allclose(
+            dz, numeric_gradient(lambda: loss_of(logits)[0], logits), rtol=1e-6,
+            atol=1e-9,
+        )  # fmt: skip
+    huge = np.array([[1000.0, -1000.0]])
+    dz, losses = np.empty((1, 2)), np.empty(1)
+    logistic_cross_entropy(huge, np.array([[0.0, 0.0]]), np.ones(1), 1.0, dz, losses)
+    assert losses[0] == pytest.approx(1000.0)
+    np.testing.assert_allclose(dz, [[1.0, 0.0]], atol=1e-300)
 
 
 def test_softmax_rows_sums_to_one_in_float64():

@@ -1,13 +1,13 @@
-"""Dense layers, activations and the softmax cross-entropy loss, row by row.
+"""Dense layers, activations and the cross-entropy losses, row by row.
 
 Training multiplies whole minibatches with BLAS and applies activations with
 numpy's ufuncs, except float32 tanh (:func:`tanh_float32`: numpy's is scalar
 without AVX-512); these kernels do the rest: activation derivatives in place,
-the fused softmax cross-entropy and its
-gradient, and an inference-time dense product whose result for a row does not
+the fused softmax and logistic cross-entropies and their
+gradients, and an inference-time dense product whose result for a row does not
 depend on the other rows of the batch (BLAS may take another code path for one
 row than for many). Every parallel kernel owns whole rows per thread. The two
-softmax kernels are serial: a row of a few class scores is less work than
+loss kernels are serial: a row of a few class scores is less work than
 waking the threads (measured, 2 cores: a minibatch of 64 rows 5.8 µs serial
 against 17 µs in ``prange``, 10,000 rows 0.8 ms against 1.5 ms), and a serial
 kernel compiles in a third of the time (0.5 s against 1.5-1.9 s each).
@@ -154,3 +154,28 @@ def softmax_rows(logits, out):
             total += out[i, c]
         for c in range(n_classes):
             out[i, c] /= total
+
+
+@jit
+def logistic_cross_entropy(logits, target, weight, scale, dlogits, losses):
+    """Stable logistic (sigmoid) cross-entropy of each row and its gradient.
+
+    One independent sigmoid per output column (a binary problem's one output,
+    or one per label of a multilabel problem):
+    ``losses[i] = weight[i] * sum_j (softplus(z_ij) - t_ij z_ij)`` and
+    ``dlogits[i, j] = scale * weight[i] * (sigmoid(z_ij) - t_ij)``.
+    logits, dlogits : (n, n_outputs); target : (n, n_outputs) of 0/1;
+    weight, losses : (n,). ``softplus(z) = max(z, 0) + log1p(exp(-|z|))`` and
+    the sigmoid from ``exp(-|z|)``: nothing overflows.
+    """
+    for i in range(logits.shape[0]):
+        total = 0.0
+        factor = scale * weight[i]
+        for j in range(logits.shape[1]):
+            z = np.float64(logits[i, j])
+            t = np.float64(target[i, j])
+            e = np.exp(-abs(z))
+            total += max(z, 0.0) + np.log1p(e) - t * z
+            p = 1.0 / (1.0 + e) if z >= 0 else e / (1.0 + e)
+            dlogits[i, j] = factor * (p - t)
+        losses[i] = weight[i] * total
