@@ -225,6 +225,7 @@ def training_state(estimator, rng_start: tuple) -> tuple[dict, dict]:
     }
     if getattr(est, "_best_params", None) is not None:
         arrays["best_params"] = est._best_params
+    arrays["order"] = est._order  # the minibatch order the next epoch shuffles
     _rng_parts("rng", est._random_state.get_state(), arrays, meta)
     _rng_parts("rng_start", rng_start, arrays, meta)
     for name, value in vars(est._optimizer).items():
@@ -251,6 +252,7 @@ def restore_training_state(estimator, arrays: dict, meta: dict) -> tuple:
     if meta["layer_rng"] is not None:
         est._layer_rng.bit_generator.state = meta["layer_rng"]
     est._best_params = arrays.get("best_params")
+    est._order = arrays["order"]
     est._random_state.set_state(_rng_state("rng", arrays, meta))
     optimizer = est._optimizer = est._make_optimizer()
     for name, value in meta["optimizer"].items():

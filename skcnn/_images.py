@@ -17,6 +17,7 @@ shape of the image array, else inferred from ``n_features``:
 from math import isqrt
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import validate_data
 
 ImageShape = tuple[int, int, int]
@@ -198,10 +199,11 @@ def check_compute_range(X: np.ndarray, dtype) -> None:
     ValueError
         If a value's magnitude exceeds float32's maximum (about 3.4e38).
     """
-    if np.dtype(dtype) != np.float32 or X.dtype != np.float64 or not X.size:
+    values = getattr(X, "data", X) if sp.issparse(X) else X  # stored values
+    if np.dtype(dtype) != np.float32 or X.dtype != np.float64 or not values.size:
         return
     limit = np.finfo(np.float32).max
-    largest = max(abs(float(X.max())), abs(float(X.min())))
+    largest = max(abs(float(values.max())), abs(float(values.min())))
     if largest > limit:
         raise ValueError(
             f"X holds values up to {largest:.3g} in magnitude; skcnn computes in "

@@ -30,7 +30,9 @@ def input_field(height: int, width: int) -> int:
     return side + (-side) % 4
 
 
-@document_training(lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10")
+@document_training(
+    lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10", dtype="'float32'"
+)
 class LeNet5Classifier(BaseConvNetClassifier):
     """LeNet-5 convolutional network (LeCun et al., 1998), numba kernels.
 
@@ -169,6 +171,7 @@ class LeNet5Classifier(BaseConvNetClassifier):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         class_weight=None,
         dtype="float32",
         n_jobs=None,
@@ -183,7 +186,7 @@ class LeNet5Classifier(BaseConvNetClassifier):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
             image_shape=image_shape,
             checkpoint=checkpoint,

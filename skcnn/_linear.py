@@ -4,14 +4,19 @@ from skcnn._layers import Dense
 from skcnn._network import BaseNetworkClassifier, document_training
 
 
-@document_training(lr="0.01", max_iter="200", tol="1e-3", n_iter_no_change="2")
+@document_training(
+    lr="0.01", max_iter="200", tol="1e-3", n_iter_no_change="2", dtype="None"
+)
 class LinearSoftmaxClassifier(BaseNetworkClassifier):
     """Linear classifier ``f(x) = W x + b`` with a softmax over the class scores.
 
-    Trained by minibatch Adam or SGD on the cross-entropy loss, with the shared
-    training engine of skcnn (early stopping, ``partial_fit``, ``warm_start``,
-    sample and class weights). Each row of ``coef_`` is one image-shaped template
-    per class.
+    Trained by minibatch Adam or SGD, or by full-batch L-BFGS
+    (``solver='lbfgs'``), on the cross-entropy loss, with the shared training
+    engine of skcnn (early stopping, ``partial_fit``, ``warm_start``, sample
+    and class weights), in X's precision by default. Takes sparse X (CSR or
+    CSC) as it is, and a 0/1 indicator matrix y as a multilabel problem (one
+    sigmoid per label). Each row of ``coef_`` is one image-shaped template per
+    class.
 
     Parameters
     ----------
@@ -21,7 +26,8 @@ class LinearSoftmaxClassifier(BaseNetworkClassifier):
     ----------
     coef_ : ndarray of shape (n_classes, n_features)
         Weights ``W``; ``coef_[c].reshape(image_shape_)`` is the template of class
-        ``classes_[c]``.
+        ``classes_[c]`` (of label ``c``, multilabel). Assignable, with
+        ``intercept_``, to load weights (shapes are checked).
     intercept_ : ndarray of shape (n_classes,)
         Biases ``b``.
     <trained attributes>
@@ -49,16 +55,22 @@ class LinearSoftmaxClassifier(BaseNetworkClassifier):
     >>> clf.coef_.shape
     (10, 64)
     >>> print(f"{clf.score(X[1500:], y[1500:]):.2f}")
-    0.90
+    0.91
     """
 
     def _build_layers(self, in_shape, n_classes):
         return [Dense(n_classes)]
 
+    # The weights live in coef_ and intercept_ (assignable, as scikit-learn's
+    # linear models'); the training loop and inference read them as params_.
     @property
-    def coef_(self):
-        return self.params_[0][0].T
+    def params_(self):
+        return [[self.coef_.T, self.intercept_]]
 
-    @property
-    def intercept_(self):
-        return self.params_[0][1]
+    @params_.setter
+    def params_(self, params):
+        ((weight, bias),) = params
+        self.coef_, self.intercept_ = weight.T, bias
+
+    def _layer_label(self, index: int) -> str:
+        return "coef_.T and intercept_"

@@ -13,30 +13,46 @@ from skcnn._network import (
 )
 
 
-@document_training(lr="1e-3", max_iter="200", tol="1e-4", n_iter_no_change="10")
+@document_training(
+    lr="1e-3", max_iter="200", tol="1e-4", n_iter_no_change="10", dtype="None"
+)
 class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
-    """Multilayer perceptron: dense layers with a nonlinearity, softmax output.
+    """Multilayer perceptron: dense layers with a nonlinearity, scikit-learn's MLP.
 
-    The same parameters as scikit-learn's ``MLPClassifier`` where they apply,
-    trained by skcnn's shared engine (float32 by default, numba kernels for the
-    activations and the loss, BLAS for the products). :meth:`transform` returns
-    the last hidden layer's activations (the input itself without hidden
-    layers), so the network can feed another estimator in a Pipeline.
+    A drop-in for scikit-learn's ``MLPClassifier``: the same parameters (plus
+    skcnn's), the same fitted attributes, and the same behaviour, checked by
+    running scikit-learn's own test suite of its classifier against this class
+    (``tests/test_sklearn_mlp_suite.py``). Trained by skcnn's shared engine:
+    numba kernels for the activations and the loss, BLAS for the products, in
+    X's precision by default (float32 pixels train in float32). Sparse X (CSR
+    or CSC) is multiplied as it is. Two classes get one sigmoid output, several
+    a softmax; a 0/1 indicator matrix y trains one sigmoid per label
+    (multilabel). :meth:`transform` returns the last hidden layer's activations
+    (the input itself without hidden layers), so the network can feed another
+    estimator in a Pipeline.
 
     Parameters
     ----------
-    hidden_layer_sizes : tuple of int, default=(100,)
+    hidden_layer_sizes : array-like of int or int, default=(100,)
         Units of each hidden layer; ``()`` is a linear softmax classifier.
-    activation : {'tanh', 'relu', 'logistic', 'sigmoid'}, default='tanh'
-        Nonlinearity after each hidden layer ('sigmoid' is 'logistic').
+    activation : {'tanh', 'relu', 'logistic', 'sigmoid', 'identity'}, \
+            default='tanh'
+        Nonlinearity after each hidden layer ('sigmoid' is 'logistic';
+        'identity' makes a linear bottleneck).
     <training parameters>
 
     Attributes
     ----------
     coefs_ : list of ndarray
-        Weight matrix of each dense layer, shape ``(n_in, n_out)``.
+        Weight matrix of each dense layer, shape ``(n_in, n_out)``. Assignable,
+        as in scikit-learn: assign ``coefs_`` and ``intercepts_`` (whole lists,
+        or item by item) to load weights into a fitted model, or into an
+        unfitted one before ``partial_fit`` or a warm-started ``fit``; their
+        shapes are checked against the network.
     intercepts_ : list of ndarray
         Bias vector of each dense layer.
+    n_layers_ : int
+        Number of layers: input, hidden layers and output.
     <trained attributes>
 
     See Also
@@ -56,6 +72,8 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     >>> print(f"{clf.score(X[1500:], y[1500:]):.2f}")
     0.92
     """
+
+    _binary_output = "logistic"  # one sigmoid output, as scikit-learn's
 
     _parameter_constraints: dict = {
         **BaseNetworkClassifier._parameter_constraints,
@@ -91,8 +109,9 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=10,
+        max_fun=15000,
         class_weight=None,
-        dtype="float32",
+        dtype=None,
         n_jobs=None,
         image_shape=None,
         checkpoint=None,
@@ -105,7 +124,7 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
             warm_start=warm_start, momentum=momentum,
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
             class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
             image_shape=image_shape,
             checkpoint=checkpoint,
@@ -121,10 +140,22 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
             layers += [Dense(units, init_gain=gain), Activation(self.activation)]
         return [*layers, Dense(n_classes, init_gain=gain)]
 
+    # The weights live in scikit-learn's attributes, coefs_ and intercepts_:
+    # lists a user may assign (or fill item by item) to load weights; the
+    # training loop and inference read them through params_.
     @property
-    def coefs_(self):
-        return [params[0] for params in self.params_ if params]
+    def params_(self):
+        pairs = [[c, b] for c, b in zip(self.coefs_, self.intercepts_, strict=True)]
+        return [item for pair in pairs for item in (pair, [])][:-1]
 
-    @property
-    def intercepts_(self):
-        return [params[1] for params in self.params_ if params]
+    @params_.setter
+    def params_(self, params):
+        self.coefs_ = [arrays[0] for arrays in params if arrays]
+        self.intercepts_ = [arrays[1] for arrays in params if arrays]
+
+    def _initialize(self, *args, **kwargs):
+        super()._initialize(*args, **kwargs)
+        self.n_layers_ = len(self.coefs_) + 1
+
+    def _layer_label(self, index: int) -> str:
+        return f"coefs_[{index // 2}] and intercepts_[{index // 2}]"

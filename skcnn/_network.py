@@ -15,6 +15,9 @@ from numbers import Integral, Real
 from string import Template
 
 import numpy as np
+import scipy.optimize
+from scipy import sparse
+from scipy.special import expit, log_expit
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -25,18 +28,33 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, compute_class_weight
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import (
+    check_classification_targets,
+    type_of_target,
+    unique_labels,
+)
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    column_or_1d,
+)
 from tqdm.auto import tqdm
 
 from skcnn import _checkpoint
 from skcnn._callbacks import CallbackSupportMixin
 from skcnn._images import check_compute_range, validate_images
-from skcnn._kernels._dense import softmax_cross_entropy, softmax_rows
+from skcnn._kernels._dense import (
+    logistic_cross_entropy,
+    softmax_cross_entropy,
+    softmax_rows,
+)
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
+
+_STOCHASTIC_SOLVERS = ["adam", "sgd"]
 
 _INPUT_DTYPES = [np.float64, np.float32, np.uint8]
 """Kept as given by validation (other dtypes become float64); batches are then
@@ -106,8 +124,15 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     """Inference pads each forward pass to a multiple of this many rows, so that
     every sample takes the same vectorised code path wherever it sits."""
 
+    _accept_sparse = ("csr", "csc")
+    """Sparse X the first layer takes (dense layers multiply it as it is)."""
+
+    _binary_output = "softmax"
+    """Output of a two-class model: 'softmax' (two logits) or 'logistic' (one
+    sigmoid output, as scikit-learn's MLP)."""
+
     _parameter_constraints: dict = {
-        "solver": [StrOptions({"sgd", "adam"})],
+        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -129,9 +154,13 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "dtype": [StrOptions({"float32", "float64"}), None],
         "n_jobs": N_JOBS_CONSTRAINT,
         "image_shape": [tuple, None],
         "checkpoint": [str, os.PathLike, None],
@@ -162,8 +191,9 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         beta_2=0.999,
         epsilon=1e-8,
         n_iter_no_change=2,
+        max_fun=15000,
         class_weight=None,
-        dtype="float32",
+        dtype=None,
         n_jobs=None,
         image_shape=None,
         checkpoint=None,
@@ -188,6 +218,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
         self.class_weight = class_weight
         self.dtype = dtype
         self.n_jobs = n_jobs
@@ -198,14 +229,17 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
-        """Train on (X, y) for up to ``max_iter`` epochs.
+        """Train on (X, y) for up to ``max_iter`` epochs (L-BFGS iterations).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, H, W[, C])
-            Training images, flat or as an image array.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or \
+                array-like of shape (n_samples, H, W[, C])
+            Training images, flat or as an image array (sparse CSR/CSC rows
+            where the first layer is dense).
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a 0/1 indicator matrix for multilabel
+            classification (one sigmoid output per label).
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss; integer weights act as repeated
             rows would in the loss (not in the order of the minibatches).
@@ -217,18 +251,32 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
+    def _check_solver(self):
+        if self.solver not in _STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for the stochastic solvers "
+                f"{_STOCHASTIC_SOLVERS}; solver={self.solver!r} is not stochastic."
+            )
+        return True
+
+    @available_if(_check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on (X, y), continuing from the current weights.
 
+        Only with the stochastic solvers ('adam', 'sgd'), and without early
+        stopping (a ``ValueError`` says so).
+
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or (n_samples, H, W[, C])
+        X : {array-like, sparse matrix} of shape (n_samples, n_features), or \
+                array-like of shape (n_samples, H, W[, C])
             Training images.
-        y : array-like of shape (n_samples,)
-            Class labels.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
         classes : array-like of shape (n_classes,), default=None
-            Every class that will ever appear; required on the first call,
+            Every class that will ever appear (for multilabel y, the label
+            columns ``0 .. n_labels - 1``); required on the first call,
             ignored (but checked) afterwards.
         sample_weight : array-like of shape (n_samples,), default=None
             Weight of each sample in the loss.
@@ -241,36 +289,46 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def decision_function(self, X):
-        """Class scores (logits) before the softmax.
+        """Class scores (logits) before the softmax or the sigmoid.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or image array
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+                image array
             Images.
 
         Returns
         -------
-        scores : ndarray of shape (n_samples, n_classes), or (n_samples,)
-            For two classes, the score of the second class minus the first's
-            (positive means ``classes_[1]``), as in scikit-learn.
+        scores : ndarray of shape (n_samples, n_classes), (n_samples, n_labels) \
+                or (n_samples,)
+            For two classes, one score per sample: positive means
+            ``classes_[1]`` (the second class's logit minus the first's with a
+            softmax output), as in scikit-learn.
         """
         logits = self._logits(X).astype(np.float64)
+        if self.out_activation_ == "logistic":
+            return logits[:, 0] if self.n_outputs_ == 1 else logits
         return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
 
     def predict_proba(self, X):
-        """Softmax probabilities of each class.
+        """Probability of each class (of each label, for multilabel models).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or image array
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+                image array
             Images.
 
         Returns
         -------
         proba : ndarray of shape (n_samples, n_classes)
-            float64 rows that sum to 1, columns in the order of ``classes_``.
+            float64, columns in the order of ``classes_``. Rows sum to 1,
+            except for multilabel models, whose columns are the independent
+            probabilities of each label.
         """
         logits = self._logits(X)
+        if self.out_activation_ == "logistic":
+            return expit(self._logistic_columns(logits))
         proba = np.empty(logits.shape)
         softmax_rows(logits, proba)
         return proba
@@ -280,7 +338,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or image array
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+                image array
             Images.
 
         Returns
@@ -289,25 +348,55 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             float64 log-probabilities.
         """
         logits = self._logits(X).astype(np.float64)
+        if self.out_activation_ == "logistic":
+            # log(predict_proba) exactly, as scikit-learn's; where a probability
+            # underflows to 0, the finite log-sigmoid instead of -inf
+            columns = self._logistic_columns(logits)
+            proba = expit(columns)
+            with np.errstate(divide="ignore"):
+                log_proba = np.log(proba)
+            underflow = proba == 0
+            log_proba[underflow] = log_expit(columns[underflow])
+            return log_proba
         top = logits.max(axis=1, keepdims=True)
         shifted = logits - top
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
     def predict(self, X):
-        """Predict the class of each image.
+        """Predict the class of each image (its labels, for multilabel models).
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features) or image array
+        X : {array-like, sparse matrix} of shape (n_samples, n_features) or \
+                image array
             Images.
 
         Returns
         -------
-        y_pred : ndarray of shape (n_samples,)
-            The class with the largest score (the first one on ties).
+        y_pred : ndarray of shape (n_samples,) or (n_samples, n_labels)
+            The class with the largest score (the first one on ties); for
+            multilabel models, a 0/1 indicator matrix (probability > 0.5).
         """
-        logits = self._logits(X)
-        return self.classes_[np.argmax(logits, axis=1)]
+        decided = self._decide(self._logits(X))
+        return decided.astype(int) if self._multilabel else self.classes_[decided]
+
+    @property
+    def _multilabel(self) -> bool:
+        return self.out_activation_ == "logistic" and self.n_outputs_ > 1
+
+    def _logistic_columns(self, logits):
+        """float64 sigmoid inputs of the probability columns: ``[-z, z]`` for a
+        binary model's one output, the logits of a multilabel model."""
+        z = logits.astype(np.float64)
+        return z if self._multilabel else np.hstack([-z, z])
+
+    def _decide(self, logits):
+        """The predictions in the targets' encoding: class indices (softmax),
+        or 0/1 columns (sigmoid outputs); the binary case as a class index."""
+        if self.out_activation_ == "softmax":
+            return np.argmax(logits, axis=1)
+        positive = (logits > 0).astype(np.intp)
+        return positive if self._multilabel else positive[:, 0]
 
     def summary(self) -> str:
         """Each layer with its output shape and number of parameters, as a table.
@@ -348,6 +437,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
+        tags.input_tags.sparse = bool(self._accept_sparse)
+        tags.classifier_tags.multi_label = True
         return tags
 
     def __getstate__(self):
@@ -357,48 +448,59 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         # between worker processes from one partial_fit call to the next)
         if not (self.warm_start or state.get("_partial_fitted", False)):
             state.pop("_optimizer", None)
-        # params_ are views of one flat buffer; pickle them once, as params_
+        # the weights are views of one flat buffer: pickle them once, as arrays
         state.pop("_packed", None)
+        state.pop("_param_shapes", None)
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        if "params_" in state:
-            self._packed, self.params_ = _pack(self.params_)
+        if "layers_" in state:
+            self._set_packed(self.params_)
             # files from before dropout and augmentation had no layer generator
             self.__dict__.setdefault("_layer_rng", None)
 
     # -- the loop ---------------------------------------------------------------
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
-        first = not hasattr(self, "params_") or not (incremental or self.warm_start)
+        continuing = incremental or self.warm_start
+        first = not continuing or not hasattr(self, "layers_")
+        if incremental and self.early_stopping:
+            raise ValueError(
+                "partial_fit does not support early_stopping=True: there is no "
+                "held-out set to stop on. Use fit, or set early_stopping=False."
+            )
         # uint8 and float32 stay as given (a memory-mapped X is not read whole):
         # each minibatch or chunk is converted to the compute dtype when used
-        X, y = validate_images(self, X, y, reset=first, dtype=_INPUT_DTYPES)
-        check_compute_range(X, self.dtype)
+        X, y = validate_images(
+            self, X, y, reset=first, dtype=_INPUT_DTYPES, multi_output=True,
+            accept_sparse=self._accept_sparse,
+        )  # fmt: skip
+        if sparse.issparse(X):
+            X = X.tocsr()  # minibatches are row slices
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
         check_classification_targets(y)
+        multilabel = type_of_target(y) == "multilabel-indicator"
+        if y.ndim == 2 and not multilabel:
+            raise ValueError(
+                "y must be 1-D class labels or a 0/1 multilabel indicator matrix; "
+                f"got a 2-D y of type {type_of_target(y)!r} (multiclass-multioutput "
+                "targets are not supported)."
+            )
+        check_compute_range(X, self._resolve_dtype(X, first))
         if first:
             if incremental and classes is None:
                 raise ValueError(
                     "classes must be passed on the first call to partial_fit."
                 )
-            self._initialize(X, y, classes if incremental else None)
-        elif classes is not None and not np.array_equal(
-            np.unique(classes), self.classes_
-        ):
-            raise ValueError(
-                f"classes={classes!r} differs from the classes of the first call "
-                f"to partial_fit, {self.classes_!r}."
-            )
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y holds labels {unknown!r} not in classes {self.classes_!r}."
-            )
-        target = np.searchsorted(self.classes_, y)
+            self._initialize(X, y, classes if incremental else None, continuing)
+        else:
+            self._set_packed(self._checked_params())  # weights a user assigned
+        target = self._encode_targets(y, classes, incremental, first)
         weight = self._sample_weight(target, sample_weight, X)
         run = self._checkpoint_run(X, target, weight, incremental, first)
-        if not hasattr(self, "_optimizer"):
+        if self.solver in _STOCHASTIC_SOLVERS and not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
         self._partial_fitted = incremental  # pickles then keep the optimizer
         with self._training_threads():
@@ -407,11 +509,63 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 max_subtasks=1 if incremental else self.max_iter,
             )
             root.call_on_fit_task_begin(estimator=self, X=X, y=y)
-            self._fit_loop(X, target, weight, incremental, root, y, run)
+            if self.solver == "lbfgs":
+                self._fit_lbfgs(X, target, weight, root, y, first)
+            else:
+                self._fit_loop(X, target, weight, incremental, root, y, run, first)
             root.call_on_fit_task_end(
                 estimator=self, X=X, y=y, reconstruction_attributes={}
             )
         return self
+
+    def _resolve_dtype(self, X, first):
+        """The compute dtype: the fitted one, the ``dtype`` parameter, or X's
+        (float64 stays float64; float32 and uint8 compute in float32)."""
+        if not first:
+            return self._packed.dtype
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        return np.dtype(np.float64 if X.dtype == np.float64 else np.float32)
+
+    def _encode_targets(self, y, classes, incremental, first):
+        """y as the loss reads it: class indices (n,), or the 0/1 label matrix
+        (n, n_labels) of a multilabel model; checked against ``classes_``."""
+
+        def kind(multilabel, n_labels):
+            return f"{n_labels} labels (multilabel)" if multilabel else "class labels"
+
+        fitted = kind(self._multilabel, self.n_outputs_)
+        given = kind(y.ndim == 2, y.shape[-1])
+        if given != fitted:
+            raise ValueError(
+                f"The model was fitted on {fitted}; y holds {given}. Training goes "
+                "on only with the same kind of target."
+            )
+        if y.ndim == 2:
+            return y
+        if (
+            classes is not None
+            and not first
+            and not np.array_equal(np.unique(classes), self.classes_)
+        ):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes of the first call "
+                f"to partial_fit, {self.classes_!r}."
+            )
+        seen = unique_labels(y)
+        warm_fit = self.warm_start and not incremental and not first
+        if warm_fit and set(seen) != set(self.classes_):
+            raise ValueError(
+                "warm_start can only be used where `y` has the same classes "
+                f"as in the previous call to fit. Previously got "
+                f"{self.classes_}, `y` has {seen}"
+            )
+        unknown = np.setdiff1d(seen, self.classes_)
+        if unknown.size:
+            raise ValueError(
+                f"y holds labels {unknown!r} not in classes {self.classes_!r}."
+            )
+        return np.searchsorted(self.classes_, y)
 
     def _training_threads(self):
         """Thread policy of the training loop, as a context manager.
@@ -422,21 +576,43 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         """
         return parallel_section(1)
 
-    def _initialize(self, X, y, classes):
-        if classes is None:
-            self.classes_ = np.unique(y)
+    def _initialize(self, X, y, classes, keep_assigned=False):
+        """Build the network for this X and y: classes, output, layers, weights.
+
+        With ``keep_assigned`` (``partial_fit`` or ``warm_start``), weights
+        the user assigned to the unfitted estimator are kept, once checked
+        against the network's shapes.
+        """
+        if y.ndim == 2:  # multilabel: one sigmoid per label column
+            self.classes_ = np.arange(y.shape[1])
+            if classes is not None and not np.array_equal(
+                np.unique(classes), self.classes_
+            ):
+                raise ValueError(
+                    f"classes={classes!r}: a multilabel y of {y.shape[1]} columns "
+                    f"has the labels {self.classes_!r}."
+                )
+            self.out_activation_, self.n_outputs_ = "logistic", y.shape[1]
         else:
-            self.classes_ = np.unique(np.asarray(classes))
+            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+            if len(self.classes_) == 2 and self._binary_output == "logistic":
+                self.out_activation_, self.n_outputs_ = "logistic", 1
+            else:
+                self.out_activation_ = "softmax"
+                self.n_outputs_ = len(self.classes_)
         self._random_state = check_random_state(self.random_state)
         self._fit_input(X)
-        layers = self._build_layers(self.image_shape_, len(self.classes_))
+        layers = self._build_layers(self.image_shape_, self.n_outputs_)
         shapes = walk_shapes(layers, (X.shape[1],), self._layer_label)
+        dtype = self._resolve_dtype(X, first=True)
         params = [
-            layer.init_params(shape, self._random_state, self.dtype)
+            layer.init_params(shape, self._random_state, dtype)
             for layer, shape in zip(layers, shapes, strict=False)
         ]
         self.layers_ = layers
-        self._packed, self.params_ = _pack(params)
+        self._param_shapes = [[p.shape for p in arrays] for arrays in params]
+        assigned = keep_assigned and self._has_assigned_params()
+        self._set_packed(self._checked_params(dtype) if assigned else params)
         # dropout and augmentation draw from their own generator, seeded from
         # random_state only when the network has such a layer
         self._layer_rng = (
@@ -451,6 +627,38 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
         self.__dict__.pop("_optimizer", None)
+
+    def _has_assigned_params(self) -> bool:
+        return hasattr(self, "params_")  # MLP and linear: their own attributes
+
+    def _set_packed(self, params):
+        """Copy ``params`` into one flat buffer; ``params_`` become its views."""
+        self._param_shapes = [[np.shape(p) for p in arrays] for arrays in params]
+        self._packed, self.params_ = _pack(params)
+
+    def _checked_params(self, dtype=None):
+        """``params_`` checked against the network's shapes, in the compute dtype
+        (C-contiguous; the training buffer's views are returned as they are)."""
+        dtype = self._packed.dtype if dtype is None else dtype
+        params = self.params_
+        if len(params) != len(self._param_shapes):
+            raise ValueError(
+                f"The network has {len(self._param_shapes)} layers; the assigned "
+                f"weights describe {len(params)}."
+            )
+        checked = []
+        for index, (arrays, shapes) in enumerate(
+            zip(params, self._param_shapes, strict=True)
+        ):
+            got = [np.shape(a) for a in arrays]
+            if got != shapes:
+                raise ValueError(
+                    f"{self._layer_label(index)} ({self.layers_[index]!r}) needs "
+                    f"parameters of shapes {shapes}; the assigned weights have "
+                    f"shapes {got}."
+                )
+            checked.append([np.ascontiguousarray(a, dtype=dtype) for a in arrays])
+        return checked
 
     def _checkpoint_run(self, X, target, weight, incremental, first):
         """The checkpoint folder of this fit and what it resumes, or None.
@@ -492,6 +700,11 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             )
 
     def _sample_weight(self, target, sample_weight, X):
+        if self.class_weight is not None and self._multilabel:
+            raise ValueError(
+                "class_weight is not supported with a multilabel y; weight the "
+                "samples with sample_weight instead."
+            )
         weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(weight < 0):
             raise ValueError("sample_weight must be non-negative.")
@@ -520,9 +733,11 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self.beta_1, self.beta_2, self.epsilon,
         )  # fmt: skip
 
-    def _fit_loop(self, X, target, weight, incremental, root, y, run=None):
+    def _fit_loop(self, X, target, weight, incremental, root, y, run, first):
         early_stopping = self.early_stopping and not incremental
         resumed = run is not None and run["rng_start"] is not None
+        if not (incremental or resumed):
+            self.n_iter_ = 0  # epochs of this fit, as scikit-learn counts them
         if resumed:  # the same validation split, then on from the saved state
             now = self._random_state.get_state()
             self._random_state.set_state(run["rng_start"])
@@ -530,12 +745,13 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         index = None  # the rows of X trained on: all of them
         if early_stopping:
             index, val_index, target, y_val, weight, w_val = train_test_split(
-                np.arange(len(X)), target, weight, test_size=self.validation_fraction,
-                random_state=self._random_state, stratify=target,
+                np.arange(X.shape[0]), target, weight,
+                test_size=self.validation_fraction, random_state=self._random_state,
+                stratify=self._stratify(target),
             )  # fmt: skip
         if resumed:
             self._random_state.set_state(now)
-        n_train = len(X) if index is None else len(index)
+        n_train = X.shape[0] if index is None else len(index)
         batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_train)
         good = self._copy_params()
@@ -544,7 +760,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         if early_stopping and not resumed:
             self.best_loss_ = None  # scikit-learn's convention
         fit_epochs = run["fit_epochs"] if resumed else 0
-        first_epoch = self.n_iter_ - fit_epochs
+        if not resumed:  # each epoch shuffles the previous order, as scikit-learn
+            self._order = np.arange(n_train)
         interrupted = False
         for _ in range(1 if incremental else self.max_iter - fit_epochs):
             start = time.perf_counter()
@@ -557,11 +774,12 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 interrupted = True
                 break
             if not np.isfinite(loss):
-                self._stop_diverged(good, loss, fresh=first_epoch == 0 == self.n_iter_)
+                self._stop_diverged(good, loss, fresh=first and self.n_iter_ == 0)
                 break
             good = self._copy_params()
             self.n_iter_ += 1
             self.loss_curve_.append(loss)
+            self.loss_ = loss
             if early_stopping:
                 self._record_validation(X, val_index, y_val, w_val)
             else:
@@ -595,15 +813,27 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 )
         if early_stopping:
             self._set_params(self._best_params)
-        del self._best_params
+        del self._best_params, self._order
         if run is not None and not interrupted:  # done: the next fit starts afresh
             _checkpoint.clear(run["folder"])
+
+    def _stratify(self, target):
+        """What the validation split is stratified on: the classes, as the
+        column of 0/1 flags a binary sigmoid output learns (as in scikit-learn,
+        whose error messages then read the same); nothing for multilabel y."""
+        if self._multilabel:
+            return None
+        if self.out_activation_ == "logistic":
+            return (target == 1)[:, None]
+        return target
 
     def _run_epoch(self, X, index, target, weight, batch_size):
         """One pass over the rows ``index`` of X (None: all of them); returns the
         mean training loss. Each minibatch is converted to the compute dtype."""
         n = len(target)
-        order = self._random_state.permutation(n) if self.shuffle else np.arange(n)
+        if self.shuffle:
+            self._order = self._random_state.permutation(self._order)
+        order = self._order
         total = 0.0
         batches = range(0, n, batch_size)
         bar = tqdm(batches, desc=f"epoch {self.n_iter_ + 1}", leave=False,
@@ -612,8 +842,9 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             rows = order[lo : lo + batch_size]
             batch = X[rows if index is None else index[rows]]
             loss = self._train_step(
-                batch.astype(self.dtype, copy=False), target[rows], weight[rows]
-            )
+                batch.astype(self._packed.dtype, copy=False), target[rows],
+                weight[rows],
+            )  # fmt: skip
             if not np.isfinite(loss):
                 return loss
             total += loss * len(rows)
@@ -624,36 +855,134 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         weight_sum = float(weight.sum())
         if weight_sum == 0:
             return 0.0
+        grad = np.zeros_like(self._packed)
+        loss = self._add_gradient(X, target, weight, weight_sum, grad)
+        loss += self._add_penalty(weight_sum, grad)
+        self._optimizer.update_params([self._packed], [grad])
+        self.t_ += X.shape[0]
+        return loss
+
+    def _add_gradient(self, X, target, weight, weight_sum, grad):
+        """Add to ``grad`` the gradient of ``sum_i weight_i loss_i / weight_sum``
+        over the batch X (in the compute dtype); return that sum."""
         out, caches, rng = X, [], self._layer_rng
         for layer, params in zip(self.layers_, self.params_, strict=True):
             out, cache = layer.forward(out, params, training=True, rng=rng)
             caches.append(cache)
         dout = np.empty_like(out)
-        losses = np.empty(len(out))
-        softmax_cross_entropy(out, target, weight, 1.0 / weight_sum, dout, losses)
-        decayed = self._packed[: _n_decayed(self.params_)]
-        loss = (
-            losses.sum() + 0.5 * self.alpha * np.vdot(decayed, decayed)
-        ) / weight_sum
-        grad = np.empty_like(self._packed)
+        losses = np.empty(out.shape[0])
+        scale = 1.0 / weight_sum
+        if self.out_activation_ == "softmax":
+            softmax_cross_entropy(out, target, weight, scale, dout, losses)
+        else:
+            columns = target if target.ndim == 2 else (target == 1)[:, None]
+            logistic_cross_entropy(
+                out, columns.astype(out.dtype), weight, scale, dout, losses
+            )
         grad_views = _views(grad, self.params_)
-        decay = self.alpha / weight_sum  # a Python float: products keep the dtype
         # no layer before the first trainable one needs a gradient
         first = next(i for i, params in enumerate(self.params_) if params)
         for index in range(len(self.layers_) - 1, first - 1, -1):
             layer, params = self.layers_[index], self.params_[index]
-            need_dx = index > first
-            dout, layer_grads = layer.backward(dout, caches[index], params, need_dx)
-            views = grad_views[index]
-            for param, view, layer_grad in zip(params, views, layer_grads, strict=True):
-                if param.ndim > 1 and decay:  # the L2 term, without a temporary
-                    np.multiply(param, decay, out=view)
-                    view += layer_grad
-                else:
-                    view[...] = layer_grad
-        self._optimizer.update_params([self._packed], [grad])
-        self.t_ += len(X)
-        return loss
+            dout, layer_grads = layer.backward(
+                dout, caches[index], params, index > first
+            )
+            for view, layer_grad in zip(grad_views[index], layer_grads, strict=True):
+                view += layer_grad
+        return losses.sum() / weight_sum
+
+    def _add_penalty(self, weight_sum, grad):
+        """Add the L2 term's gradient ``alpha / weight_sum * w`` to ``grad``;
+        return the term ``alpha / 2 * ||w||^2 / weight_sum``."""
+        if not self.alpha:
+            return 0.0
+        decayed = self._packed[: _n_decayed(self.params_)]
+        decay = self.alpha / weight_sum  # a Python float: products keep the dtype
+        grad[: decayed.size] += decay * decayed
+        return 0.5 * self.alpha * float(np.vdot(decayed, decayed)) / weight_sum
+
+    def _full_batch_loss_grad(self, X, target, weight):
+        """The loss over all rows of X (with the L2 term) and its gradient at
+        the current weights, summed over chunks of 4096 rows in order."""
+        weight_sum = float(weight.sum())
+        chunk = max(self._predict_batch, 4096)
+        grad = np.zeros_like(self._packed)
+        loss = 0.0
+        for lo in range(0, X.shape[0], chunk):
+            rows = slice(lo, lo + chunk)
+            batch = X[rows].astype(self._packed.dtype, copy=False)
+            loss += self._add_gradient(
+                batch, target[rows], weight[rows], weight_sum, grad
+            )
+        return loss + self._add_penalty(weight_sum, grad), grad
+
+    def _fit_lbfgs(self, X, target, weight, root, y, first):
+        """Full-batch L-BFGS-B (scipy) on the loss and gradient over all of X,
+        summed in fixed chunks of rows; one L-BFGS iteration counts as one
+        ``n_iter_`` and one entry of ``loss_curve_``."""
+        if any(is_random(layer) for layer in self.layers_):
+            raise ValueError(
+                "solver='lbfgs' needs a deterministic loss: the network has "
+                "dropout or augmentation layers. Use solver='adam' or 'sgd'."
+            )
+        if self.checkpoint is not None:
+            raise ValueError(
+                "checkpoint is supported by the stochastic solvers ('adam', "
+                "'sgd'), which train in epochs; set checkpoint=None for lbfgs."
+            )
+        last = {}  # the latest evaluation, whose loss the callback records
+
+        def loss_grad(flat):
+            self._packed[...] = flat
+            loss, grad = self._full_batch_loss_grad(X, target, weight)
+            last.update(x=flat.copy(), loss=loss)
+            return loss, grad.astype(np.float64)
+
+        accepted = self._packed.astype(np.float64)
+        self.n_iter_ = 0
+
+        def callback(flat):  # after each iteration, at its accepted point
+            nonlocal accepted
+            start = time.perf_counter()
+            accepted = flat.copy()
+            loss = last["loss"] if np.array_equal(last["x"], flat) else None
+            loss = loss_grad(flat)[0] if loss is None else loss
+            self._packed[...] = flat
+            self.n_iter_ += 1
+            self.loss_curve_.append(loss)
+            self._report_epoch(time.perf_counter() - start)
+            epoch = root.subcontext(task_name="epoch")
+            epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
+            if epoch.call_on_fit_task_end(
+                estimator=self, X=X, y=y,
+                reconstruction_attributes=self._reconstruction_attributes,
+            ):  # fmt: skip
+                raise StopIteration  # a callback asked to stop: scipy stops
+
+        try:
+            result = scipy.optimize.minimize(
+                loss_grad, accepted, method="L-BFGS-B", jac=True, callback=callback,
+                options={"maxiter": self.max_iter, "maxfun": self.max_fun,
+                         "gtol": self.tol},
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            self._stop_interrupted(accepted.astype(self._packed.dtype), False)
+            return
+        self._packed[...] = result.x
+        self.loss_ = float(result.fun)
+        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
+        if not np.isfinite(self._packed).all():
+            self._stop_diverged(accepted, self.loss_, fresh=first and self.n_iter_ == 0)
+        elif result.status != 0:
+            message = result.message
+            message = message.decode() if isinstance(message, bytes) else message
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}): {message}. Increase max_iter "
+                f"(={self.max_iter}) or max_fun (={self.max_fun}), or scale X.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
 
     # -- bookkeeping ------------------------------------------------------------
 
@@ -667,8 +996,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.best_loss_ = min(self.best_loss_, loss)
 
     def _record_validation(self, X, val_index, y_val, w_val):
-        pred = np.argmax(self._forward(X, rows=val_index), axis=1)
-        score = float(np.average(pred == y_val, weights=w_val))
+        correct = self._decide(self._forward(X, rows=val_index)) == y_val
+        if correct.ndim == 2:  # multilabel: every label right (subset accuracy)
+            correct = correct.all(axis=1)
+        score = float(np.average(correct, weights=w_val))
         self.validation_scores_.append(score)
         if score < self.best_validation_score_ + self.tol:
             self._no_improvement_count += 1
@@ -707,12 +1038,17 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         )
         if fresh:  # nothing worth keeping: back to an unfitted estimator
             state = {"_optimizer", "_random_state", "_no_improvement_count", "_packed",
-                     "_layer_rng"}  # fmt: skip
+                     "_layer_rng", "_param_shapes", "_order"}  # fmt: skip
             for name in [k for k in vars(self) if k.endswith("_") or k in state]:
                 delattr(self, name)
             raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
+        kept = (
+            f"of epoch {self.n_iter_} are kept"
+            if self.n_iter_
+            else "this fit started from are kept"
+        )
         warnings.warn(
-            cause + f" The weights of epoch {self.n_iter_} are kept.",
+            cause + f" The weights {kept}.",
             ConvergenceWarning,
             stacklevel=4,
         )
@@ -732,22 +1068,24 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _set_params(self, values):
         self._packed[...] = values
 
-    def _forward(self, X, n_layers=None, rows=None):
+    def _forward(self, X, n_layers=None, rows=None, params=None):
         """Output of the first ``n_layers`` layers (all: the logits) on validated X
-        (its ``rows`` only, when given).
+        (its ``rows`` only, when given), with ``params`` (default ``params_``).
 
         Runs in batches of ``_predict_batch`` rows, each converted to the compute
         dtype and padded with zero rows to a multiple of ``_lanes``, with
         row-independent arithmetic: a sample's output does not depend on the
         rest of the batch.
         """
-        stack = list(zip(self.layers_, self.params_, strict=True))[:n_layers]
+        params = self.params_ if params is None else params
+        stack = list(zip(self.layers_, params, strict=True))[:n_layers]
+        dtype = self._packed.dtype
         chunks = []
-        n = len(X) if rows is None else len(rows)
+        n = X.shape[0] if rows is None else len(rows)
         for lo in range(0, n, self._predict_batch):
             part = slice(lo, lo + self._predict_batch)
-            out = X[part if rows is None else rows[part]].astype(self.dtype, copy=False)
-            n_rows = len(out)
+            out = X[part if rows is None else rows[part]].astype(dtype, copy=False)
+            n_rows = out.shape[0]
             if n_rows % self._lanes:
                 pad = self._lanes - n_rows % self._lanes
                 out = np.concatenate([out, np.zeros((pad, *out.shape[1:]), out.dtype)])
@@ -756,15 +1094,20 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             chunks.append(out[:n_rows])
         if not chunks:
             shape = walk_shapes([layer for layer, _ in stack], (X.shape[1],))[-1]
-            return np.empty((0, *shape), dtype=self.dtype)
+            return np.empty((0, *shape), dtype=dtype)
         return np.concatenate(chunks)
 
     def _logits(self, X, n_layers=None):
         check_is_fitted(self)
-        X = validate_images(self, X, reset=False, dtype=_INPUT_DTYPES)
-        check_compute_range(X, self.dtype)
+        X = validate_images(
+            self, X, reset=False, dtype=_INPUT_DTYPES, accept_sparse=self._accept_sparse
+        )
+        check_compute_range(X, self._packed.dtype)
+        params = self._checked_params()  # weights a user assigned, if any
         with parallel_section(self.n_jobs):
-            return self._forward(X, n_layers)
+            return self._forward(
+                X.tocsr() if sparse.issparse(X) else X, n_layers, params=params
+            )
 
 
 class HiddenFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
@@ -790,21 +1133,29 @@ class HiddenFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
         Returns
         -------
         features : ndarray of shape (n_samples, n_features_out)
-            In the estimator's ``dtype`` (float32 by default); one column per
+            In the fitted compute dtype (see ``dtype``); one column per
             unit of the last hidden layer, named by ``get_feature_names_out``.
         """
         return self._logits(X, n_layers=-1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
+        tags.transformer_tags.preserves_dtype = (
+            ["float64", "float32"]
+            if self.dtype is None
+            else [np.dtype(self.dtype).name]
+        )
         return tags
 
 
 TRAINING_PARAMETERS = """\
-    solver : {'adam', 'sgd'}, default='adam'
+    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
         'adam': Kingma and Ba's Adam; 'sgd': stochastic gradient descent with
-        momentum.
+        momentum; 'lbfgs': scipy's L-BFGS-B on the loss and gradient of the
+        whole training set (computed by the same layers, in chunks of rows),
+        often the best choice for small data sets, as in scikit-learn. lbfgs
+        has no minibatches, learning rate, early stopping, checkpoints or
+        ``partial_fit``, and refuses networks with dropout or augmentation.
     alpha : float, default=1e-4
         Strength of the L2 penalty ``alpha / 2 * sum(w**2) / batch_weight`` on
         the weights (not the biases), ``batch_weight`` being the minibatch's sum
@@ -822,7 +1173,8 @@ TRAINING_PARAMETERS = """\
     power_t : float, default=0.5
         Exponent of the 'invscaling' schedule.
     max_iter : int, default=${max_iter}
-        Maximum number of epochs.
+        Maximum number of epochs (of L-BFGS iterations for 'lbfgs') of each
+        ``fit``, a warm-started one included.
     shuffle : bool, default=True
         Shuffle the samples before each epoch.
     random_state : int, RandomState instance or None, default=None
@@ -831,13 +1183,18 @@ TRAINING_PARAMETERS = """\
         number of numba threads.
     tol : float, default=${tol}
         Minimum improvement of the training loss (or validation score) that
-        counts as progress.
+        counts as progress; for 'lbfgs', scipy's ``gtol`` (the largest
+        gradient component at which it stops).
     verbose : int, default=0
         0 silent; 1 one line per epoch (loss, validation score, seconds); 2 adds
         a progress bar over the minibatches.
     warm_start : bool, default=False
         Continue from the previous weights *and optimizer state* (Adam's moments,
-        SGD's velocities) on the next ``fit``.
+        SGD's velocities) on the next ``fit``, which runs up to ``max_iter`` more
+        epochs (``n_iter_`` counts them; ``loss_curve_`` and ``t_`` go on) and
+        needs the same classes. Weights assigned to an unfitted estimator (see
+        the weight attributes) are trained on from by a warm-started ``fit`` or
+        by ``partial_fit``.
     momentum : float, default=0.9
         Momentum of 'sgd'.
     nesterovs_momentum : bool, default=True
@@ -853,14 +1210,21 @@ TRAINING_PARAMETERS = """\
         Adam's decay rate of the second moment.
     epsilon : float, default=1e-8
         Adam's numerical-stability term.
-    n_iter_no_change : int, default=${n_iter_no_change}
+    n_iter_no_change : int or np.inf, default=${n_iter_no_change}
         Epochs without improvement larger than ``tol`` before stopping (or, with
-        'adaptive', before lowering the learning rate).
+        'adaptive', before lowering the learning rate); ``np.inf`` never stops
+        early.
+    max_fun : int, default=15000
+        'lbfgs' only: the most loss-and-gradient evaluations of a ``fit``.
     class_weight : dict, 'balanced' or None, default=None
         Weights of the classes in the loss; 'balanced' uses
-        ``n_samples / (n_classes * count)``. Multiplies ``sample_weight``.
-    dtype : {'float32', 'float64'}, default='float32'
-        Precision of the weights, gradients and activations.
+        ``n_samples / (n_classes * count)``. Multiplies ``sample_weight``. Not
+        for multilabel y.
+    dtype : {'float32', 'float64'} or None, default=${dtype}
+        Precision of the weights, gradients and activations. None follows the
+        training X, as scikit-learn's MLP does: float64 X trains float64
+        weights, float32 X (and uint8 pixels) float32 weights, at about twice
+        the speed. Later input is cast to the fitted precision.
     n_jobs : int, default=None
         Number of numba threads for the kernels; None keeps numba's setting.
     image_shape : tuple of int, default=None
@@ -883,13 +1247,14 @@ TRAINING_PARAMETERS = """\
 
 TRAINED_ATTRIBUTES = """\
     classes_ : ndarray of shape (n_classes,)
-        Class labels.
+        Class labels (for a multilabel y, its column indices).
     layers_ : list of layers
         The network, first layer first (see :meth:`summary`).
     params_ : list of lists of ndarray
         Each layer's parameters (weights then biases).
     loss_curve_ : list of float
-        Mean training loss of each epoch (with the L2 penalty).
+        Mean training loss of each epoch or L-BFGS iteration (with the L2
+        penalty), across warm-started fits.
     best_loss_ : float or None
         Smallest training loss (None with early stopping).
     validation_scores_ : list of float or None
@@ -897,7 +1262,15 @@ TRAINED_ATTRIBUTES = """\
     best_validation_score_ : float or None
         Best validation accuracy (None without early stopping).
     n_iter_ : int
-        Number of epochs run.
+        Epochs (L-BFGS iterations) of the last ``fit``; each ``partial_fit``
+        call adds one.
+    loss_ : float
+        Training loss of the last epoch (of the solution, for 'lbfgs').
+    out_activation_ : {'softmax', 'logistic'}
+        The output: a softmax over the classes, or independent sigmoids (a
+        multilabel y, or the one output of a two-class MLP).
+    n_outputs_ : int
+        Units of the output layer.
     t_ : int
         Number of training samples seen (the optimizer's time step).
     image_shape_ : tuple of (height, width, channels)

@@ -38,15 +38,18 @@ _MINIBATCH_WEIGHTS = (
 
 
 def expected_failed_checks(estimator):
-    if isinstance(estimator, KNNImageClassifier):
-        return {}
-    failures = {"check_sample_weight_equivalence_on_dense_data": _MINIBATCH_WEIGHTS}
+    failures = {}
+    if isinstance(estimator, LeNet5Classifier | ConvNetClassifier):
+        # float32 by default; MLP and linear follow X's dtype (float64 here)
+        failures["check_sample_weight_equivalence_on_dense_data"] = _MINIBATCH_WEIGHTS
     if isinstance(estimator, MLPClassifier):
         failures["check_class_weight_classifiers"] = (
-            "On unscaled blobs (cluster_std=20) tanh units saturate and the loss "
-            "creeps down by less than tol=1e-4 per epoch, so training stops with "
-            "86% of predictions in the heavy class instead of 87%; it passes with "
-            "activation='relu' or tol=0 (tests/test_network.py)."
+            "The default tanh units saturate on these unscaled blobs "
+            "(cluster_std=20): training stops after 304 epochs with 86% of the "
+            "predictions in the heavy class, short of 87%. scikit-learn's own "
+            "MLPClassifier(activation='tanh') fails this check the same way, "
+            "epoch for epoch (tests/test_mlp.py); its default relu passes, and so "
+            "does ours with activation='relu'."
         )
     return failures
 

@@ -434,7 +434,7 @@ class FeatureMapsDisplay:
         check_is_fitted(estimator, "layers_")
         X = validate_images(estimator, np.asarray(image)[None], reset=False,
                             dtype=[np.float64, np.float32])  # fmt: skip
-        out, maps, conv = as_compute_dtype(X, estimator.dtype), {}, None
+        out, maps, conv = as_compute_dtype(X, estimator._packed.dtype), {}, None
         names = estimator._layer_names()
         for name, layer, params in zip(names, estimator.layers_, estimator.params_,
                                        strict=True):  # fmt: skip
