@@ -4,18 +4,28 @@ Every converter reproduces the estimator's own inference, step by step:
 
 - **input** as skcnn's validation reads it: flat rows or image arrays
   ``(n, H, W[, C])`` reshaped to rows; integer and boolean input via float64
-  (as scikit-learn's validation converts it), then the compute dtype (float32
-  for k-NN and by default for the networks);
+  (as scikit-learn's validation converts it), then the compute dtype: float32
+  for k-NN; for a network, the dtype it was fitted in (``_packed.dtype``, that
+  of every array of ``params_``): its ``dtype`` parameter, or with
+  ``dtype=None`` (the default of the MLP and the linear model) float64 after
+  float64 training data and float32 after float32 or uint8;
 - **networks** (``layers_`` with ``params_``): the image input layer (rows in
   ``(H, W, C)`` order to NCHW maps, centred and zero-padded in the field, then
   ``(v - offset) * scale``), Conv2D (its ``(filters, channels, size, size)``
-  weights are ONNX's OIHW layout), MaxPool2D / AvgPool2D, Activation, Flatten
-  (NCHW order, as skcnn flattens its ``(C, H, W, n)`` maps), Dense as Gemm;
-  Dropout and the augmentation are identities at inference. The label is the
-  first largest logit (``predict``), the probabilities a float64 softmax of
-  the logits (``predict_proba``). onnxruntime has no float64 Conv or
-  AveragePool, so networks with ``dtype='float64'`` convolve and average by
-  slicing the windows and one MatMul or ReduceSum, in float64 throughout;
+  weights are ONNX's OIHW layout), MaxPool2D / AvgPool2D, Activation
+  ('identity' adds no node), Flatten (NCHW order, as skcnn flattens its
+  ``(C, H, W, n)`` maps), Dense as Gemm; Dropout and the augmentation are
+  identities at inference. The output head is the estimator's
+  ``out_activation_``: with 'softmax', the label is the first largest logit
+  (``predict``) and the probabilities a float64 softmax of the logits
+  (``predict_proba``); with 'logistic' and one output (a two-class
+  MLPClassifier, as scikit-learn's MLP), the label is ``classes_[1]`` where
+  the logit z is > 0, else ``classes_[0]``, and the probabilities the float64
+  sigmoids ``[sigmoid(-z), sigmoid(z)]``. Multilabel networks (several
+  logistic outputs) are refused: skl2onnx's classifier outputs hold one label
+  per row. onnxruntime has no float64 Conv or AveragePool, so networks that
+  compute in float64 convolve and average by slicing the windows and one
+  MatMul or ReduceSum, in float64 throughout;
 - **k-NN** (:func:`knn_graph`): skcnn's exact search and vote, see there.
 
 A layer or setting without a faithful conversion raises an error naming it.
@@ -55,8 +65,8 @@ _INT64 = TensorProto.INT64
 _ONNX_DTYPE = {np.dtype(np.float32): _FLOAT, np.dtype(np.float64): _DOUBLE}
 
 _ACTIVATIONS = {"tanh": "Tanh", "relu": "Relu", "logistic": "Sigmoid",
-                "sigmoid": "Sigmoid"}  # fmt: skip
-"""skcnn's activation names -> ONNX operators."""
+                "sigmoid": "Sigmoid", "identity": None}  # fmt: skip
+"""skcnn's activation names -> ONNX operators (None: no node, the input as is)."""
 
 
 class _Graph:
@@ -182,6 +192,20 @@ def _check_input(model, variable) -> None:
             )
 
 
+def _check_single_label(model) -> None:
+    """Refuse a multilabel network (several logistic outputs, a 0/1 y matrix)."""
+    if getattr(model, "out_activation_", "softmax") == "logistic" and (
+        getattr(model, "n_outputs_", 1) > 1
+    ):
+        raise NotImplementedError(
+            f"{_estimator_name(model)} fitted on a multilabel y "
+            f"({model.n_outputs_} labels, one sigmoid output each) has no ONNX "
+            "conversion: multilabel networks are not converted, since skl2onnx's "
+            "classifier outputs hold one label per row. skcnn.onnx converts "
+            "networks fitted on one class label per sample."
+        )
+
+
 def calculate_output_types(operator) -> None:
     """Shape calculator: the label and probability types of any skcnn classifier.
 
@@ -202,6 +226,7 @@ def calculate_output_types(operator) -> None:
             "(a 2-D y, multi-output or multilabel) has no ONNX conversion; "
             "skcnn.onnx converts single-output classifiers."
         )
+    _check_single_label(model)
     variable = operator.inputs[0]
     _check_input(model, variable)
     classes = get_label_classes(operator.scope_inst, model)
@@ -325,13 +350,13 @@ def _pool2d(g, layer, params, x, in_shape, dtype):
 
 
 def _activation(g, layer, params, x, in_shape, dtype):
-    op_type = _ACTIVATIONS.get(layer.name)
-    if op_type is None:
+    if layer.name not in _ACTIVATIONS:
         raise NotImplementedError(
             f"Activation({layer.name!r}) has no ONNX conversion; skcnn.onnx "
             f"converts {sorted(_ACTIVATIONS)}."
         )
-    return g.op(op_type, x)
+    op_type = _ACTIVATIONS[layer.name]
+    return x if op_type is None else g.op(op_type, x)  # None: 'identity'
 
 
 def _flatten(g, layer, params, x, in_shape, dtype):
@@ -373,12 +398,45 @@ def _unsupported_layer(model, index, layer) -> NotImplementedError:
     )
 
 
+def compute_dtype(model) -> np.dtype:
+    """The dtype a fitted network computes in: that of its weights.
+
+    Not the ``dtype`` parameter, which may be None ("follow X": float64 X
+    trains float64 weights, float32 or uint8 X float32 ones).
+    """
+    packed = getattr(model, "_packed", None)
+    if packed is not None:
+        return np.dtype(packed.dtype)
+    arrays = [p for params in model.params_ for p in params]
+    return np.dtype(arrays[0].dtype if arrays else np.float64)
+
+
+def _output_head(g, model, logits, dtype):
+    """``(label_index, proba)`` from the logits, as ``predict`` and
+    ``predict_proba`` read them: int64 ``(n,)`` positions in ``classes_`` and
+    float64 ``(n, n_classes)`` probabilities.
+
+    A softmax head: the first largest logit, a float64 softmax. One logistic
+    output z (a two-class MLPClassifier): ``classes_[1]`` where z > 0 (strictly),
+    probabilities ``[sigmoid(-z), sigmoid(z)]`` of the float64 logit.
+    """
+    z = logits if dtype == np.float64 else g.op("Cast", logits, to=_DOUBLE)
+    if getattr(model, "out_activation_", "softmax") == "softmax":
+        label_index = g.op("ArgMax", logits, axis=1, keepdims=0)
+        return label_index, g.op("Softmax", z, axis=1)
+    positive = g.op("Greater", logits, g.const(dtype.type(0), "zero"))
+    label_index = g.op("Cast", g.op("Reshape", positive, g.ints(-1)), to=_INT64)
+    proba = g.op("Sigmoid", g.op("Concat", g.op("Neg", z), z, axis=1))
+    return label_index, proba
+
+
 def convert_network(scope, operator, container) -> None:
     """Converter of the networks: their ``layers_`` and ``params_`` as a graph."""
     model = operator.raw_operator
     check_opset(container, model)
+    _check_single_label(model)
     g = _Graph(scope, container, "skcnn")
-    dtype = np.dtype(model.dtype)
+    dtype = compute_dtype(model)
     for index, layer in enumerate(model.layers_):  # refuse before building
         if type(layer) not in LAYER_CONVERTERS:
             raise _unsupported_layer(model, index, layer)
@@ -387,10 +445,11 @@ def convert_network(scope, operator, container) -> None:
     for layer, params, in_shape in zip(
         model.layers_, model.params_, shapes, strict=False
     ):
+        # in the compute dtype, as skcnn casts weights a user assigned
+        params = [np.ascontiguousarray(p, dtype=dtype) for p in params]
         x = LAYER_CONVERTERS[type(layer)](g, layer, params, x, in_shape, dtype)
-    label_index = g.op("ArgMax", x, axis=1, keepdims=0)
-    logits = x if dtype == np.float64 else g.op("Cast", x, to=_DOUBLE)
-    write_outputs(g, operator, label_index, g.op("Softmax", logits, axis=1))
+    label_index, proba = _output_head(g, model, x, dtype)
+    write_outputs(g, operator, label_index, proba)
 
 
 # -- k nearest neighbours --------------------------------------------------------

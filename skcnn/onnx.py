@@ -16,17 +16,24 @@ compute:
 
 - The input is what ``predict`` takes: flat rows of ``n_features_in_`` values
   or image arrays of ``image_shape_``, float, double, uint8 or other integers,
-  converted as skcnn converts them (to float32, or float64 for a network with
-  ``dtype='float64'``). ``label`` is int64, or string for string classes;
-  ``probabilities`` are double for double input with ``zipmap=False``, float
-  otherwise (ONNX's ZipMap takes float only).
+  converted as skcnn converts them: to float32 for k-NN; for a network, to
+  the dtype its weights were fitted in, whatever the input's dtype: its
+  ``dtype`` parameter, or with ``dtype=None`` (the default of
+  ``MLPClassifier`` and ``LinearSoftmaxClassifier``) float64 after float64
+  training data and float32 after float32 or uint8. ``label`` is int64, or
+  string for string classes; ``probabilities`` are double for double input
+  with ``zipmap=False``, float otherwise (ONNX's ZipMap takes float only).
 - The networks: the image input (LeNet-5 centres the image in its field) and
   its standardisation, then the layers of ``layers_`` (``Conv2D``,
   ``MaxPool2D``, ``AvgPool2D``, ``Dense``, ``Activation``, ``Flatten``;
   ``Dropout`` and the ``augment`` distortions are identities at inference);
-  the label of the first largest logit, a softmax in float64. onnxruntime has
-  no float64 convolution, so a float64 network convolves by slicing the
-  windows and one MatMul, in float64.
+  the label of the first largest logit and a softmax in float64; a
+  two-class ``MLPClassifier`` has one sigmoid output, as scikit-learn's MLP:
+  the label is ``classes_[1]`` where its logit z is positive, else
+  ``classes_[0]``, and the probabilities are ``[sigmoid(-z), sigmoid(z)]`` in
+  float64. ``Activation('identity')`` adds no node. onnxruntime has no
+  float64 convolution, so a network that computes in float64 convolves by
+  slicing the windows and one MatMul, in float64.
 - k nearest neighbours: the training images are in the graph (uint8 stays
   uint8). A float32 pass ranks them all, by one Gemm for L2 or, for L1, in a
   Scan over the queries (never an ``(n_queries, n_train, n_features)``
@@ -40,14 +47,17 @@ compute:
 
 Not converted, with an error that names it: a layer other than skcnn's own
 (a ``Layer`` of your own or a subclass of one of skcnn's), a k-NN fitted on
-several outputs, float class labels that are not whole numbers, and
+several outputs, a multilabel network (fitted on a 0/1 indicator y: one
+sigmoid per label, while skl2onnx's classifier outputs hold one label per
+row), float class labels that are not whole numbers, and
 ``target_opset`` below 13. A subclass of an estimator is converted once
 registered (see :func:`convert_network_classifier`).
 
-Labels agree with skcnn's, except where two classes' scores tie within
-float32 rounding; probabilities agree to about 1e-6 on inputs of order 1
-(float32 sums in another order; larger logits, as from raw 0-255 pixels in a
-linear model, differ more). k-NN ranks exactly, except for a query whose
+Labels agree with skcnn's, except where two classes' scores tie (or a
+binary MLP's one logit is 0) within the rounding of the compute dtype;
+probabilities agree to about 1e-6 on inputs of order 1 (float32 sums in
+another order; larger logits, as from raw 0-255 pixels in a linear model,
+differ more). k-NN ranks exactly, except for a query whose
 float32 pass puts more than 8 images within its rounding of the last
 neighbour (skcnn's search then falls back to float64; the graph does not).
 
@@ -132,7 +142,8 @@ def calculate_classifier_output_types(operator):
         If the input's shape does not hold ``n_features_in_`` values per
         sample, or float class labels are not whole numbers.
     NotImplementedError
-        If the estimator was fitted on several outputs (a 2-D y).
+        If the estimator was fitted on a 2-D y: a k-NN on several outputs, or a
+        multilabel network.
 
     See Also
     --------
@@ -178,7 +189,7 @@ def convert_network_classifier(scope, operator, container):
     NotImplementedError
         If ``layers_`` holds a layer that is not one of skcnn's own (a
         ``Layer`` subclass of your own, or a subclass of one of skcnn's
-        layers); the message names it.
+        layers); the message names it. If the network is multilabel.
     RuntimeError
         If the target opset is below 13.
 

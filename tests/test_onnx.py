@@ -88,7 +88,7 @@ def assert_same_as_skcnn(model, X_test, y_test, min_accuracy):
     label, proba = run_onnx(onx, X_test)
     expected = model.predict(X_test)
     assert np.mean(expected == y_test) > min_accuracy
-    assert label.dtype == np.int64
+    assert label.dtype == (np.int64 if expected.dtype.kind in "biu" else object)
     np.testing.assert_array_equal(label, expected)
     float_type = np.float64 if X_test.dtype == np.float64 else np.float32
     assert proba.dtype == float_type
@@ -290,6 +290,102 @@ def test_classifier_options_as_for_sklearn_classifiers(digits):
     np.testing.assert_allclose(proba, model.predict_proba(X_new), atol=1e-5)
 
 
+def _fitted_dtype(model):
+    """The dtype the (last step of the) fitted model computes in: its weights'."""
+    network = model[-1] if hasattr(model, "steps") else model
+    dtypes = {p.dtype for params in network.params_ for p in params}
+    assert len(dtypes) == 1
+    return dtypes.pop()
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize(
+    ("kind", "dtype", "strings"),
+    [
+        pytest.param("float32", None, False, id="float32-int-labels"),
+        pytest.param("float64", None, True, id="float64-string-labels"),
+        pytest.param("uint8", "float64", True, id="uint8-dtype-float64-strings"),
+    ],
+)
+def test_binary_mlp_has_one_logistic_output(mnist, kind, dtype, strings):
+    """A two-class MLP has one sigmoid output, as scikit-learn's: the label is
+    classes_[1] where its logit is > 0 and the probabilities are float64
+    [sigmoid(-z), sigmoid(z)], in float32 or float64 (after float64 X with
+    dtype=None, or dtype='float64')."""
+    X, y, X_test, y_test = mnist
+    train, test = np.isin(y, [3, 5]), np.isin(y_test, [3, 5])
+    names = np.array(["three" if v == 3 else "five" for v in range(10)])
+    y_bin, y_test_bin = (names[y], names[y_test]) if strings else (y, y_test)
+    mlp = MLPClassifier((32,), "relu", dtype=dtype, max_iter=3, random_state=0)
+    model = fit_quietly(mlp, _as_input(X[train], kind), y_bin[train])
+    assert model.out_activation_ == "logistic" and model.coefs_[-1].shape == (32, 1)
+    assert _fitted_dtype(model) == ("float32" if kind == "float32" else "float64")
+    queries = _as_input(X_test[test], kind)
+    assert_same_as_skcnn(model, queries, y_test_bin[test], min_accuracy=0.75)
+    if strings:  # skl2onnx's default ZipMap, keyed by the class names
+        onx = skl2onnx.to_onnx(model, queries[:1])
+        session = ort.InferenceSession(onx.SerializeToString())
+        label, maps = session.run(None, {"X": queries[:200]})
+        np.testing.assert_array_equal(label, model.predict(queries[:200]))
+        proba = np.array([[row[c] for c in model.classes_] for row in maps])
+        np.testing.assert_allclose(
+            proba, model.predict_proba(queries[:200]), rtol=0, atol=1e-5
+        )
+
+
+def test_binary_logit_of_zero_is_the_first_class(digits):
+    """predict takes classes_[1] for a logit > 0 strictly: a zero output layer
+    (every logit 0) predicts classes_[0] with probabilities 0.5, in ONNX too."""
+    X, y, X_new = digits
+    labels = np.array(["even", "odd"])[y % 2]
+    model = fit_quietly(MLPClassifier((8,), max_iter=1, random_state=0), X, labels)
+    model.coefs_[-1] = np.zeros_like(model.coefs_[-1])
+    model.intercepts_[-1] = np.zeros_like(model.intercepts_[-1])
+    options = {id(model): {"zipmap": False, "output_class_labels": True}}
+    onx = skl2onnx.to_onnx(model, X_new[:1], options=options)
+    session = ort.InferenceSession(onx.SerializeToString())
+    label, proba, classes = session.run(None, {"X": X_new})
+    np.testing.assert_array_equal(classes, ["even", "odd"])
+    np.testing.assert_array_equal(label, model.predict(X_new))
+    assert set(label) == {"even"}
+    np.testing.assert_array_equal(proba, np.full((len(X_new), 2), 0.5))
+    label, proba, _ = session.run(None, {"X": X_new[:0]})  # no rows
+    assert label.shape == (0,) and proba.shape == (0, 2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_identity_activation_adds_no_node(digits, dtype):
+    X, y, X_new = digits
+    X, X_new = X.astype(dtype), X_new.astype(dtype)
+    model = MLPClassifier((16, 8), "identity", max_iter=2, random_state=0)
+    model = fit_quietly(model, X, y)
+    assert _fitted_dtype(model) == dtype
+    onx = skl2onnx.to_onnx(model, X_new[:1], options={id(model): NO_ZIPMAP})
+    onnx.checker.check_model(onx, full_check=True)
+    op_types = [n.op_type for n in onx.graph.node]
+    assert op_types.count("Gemm") == 3
+    assert not {"Tanh", "Relu", "Sigmoid"} & set(op_types)
+    identities = [n.output[0] for n in onx.graph.node if n.op_type == "Identity"]
+    assert set(identities) <= {o.name for o in onx.graph.output}  # float64 proba
+    label, proba = run_onnx(onx, X_new)
+    np.testing.assert_array_equal(label, model.predict(X_new))
+    np.testing.assert_allclose(proba, model.predict_proba(X_new), rtol=0, atol=1e-5)
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("build", [_linear, _mlp_relu], ids=["linear", "mlp-relu"])
+def test_float64_training_data_gives_a_float64_graph(mnist, build):
+    """dtype=None follows X: float64 images train float64 weights, and the
+    graph computes in float64, for float64 and for float32 queries."""
+    X, y, X_test, y_test = mnist
+    model = fit_quietly(build(), _scaled(X[:2000], np.float64), y[:2000])
+    assert model.dtype is None and _fitted_dtype(model) == np.float64
+    onx = assert_same_as_skcnn(model, _scaled(X_test, np.float64), y_test, 0.5)
+    weights = [t for t in onx.graph.initializer if t.dims and len(t.dims) == 2]
+    assert weights and all(t.data_type == onnx.TensorProto.DOUBLE for t in weights)
+    assert_same_as_skcnn(model, _scaled(X_test, np.float32), y_test, 0.5)
+
+
 class Doubling(Layer):
     """A layer of one's own: no ONNX conversion."""
 
@@ -327,6 +423,14 @@ def test_settings_without_conversion_raise_clear_errors(digits):
         skl2onnx.to_onnx(knn, X[:1, :10])
     with pytest.raises(TypeError, match="takes numeric images"):
         skl2onnx.to_onnx(knn, X[:1].astype(str))
+    for network in (MLPClassifier((8,), max_iter=1), LinearSoftmaxClassifier()):
+        multilabel = fit_quietly(network, X, np.c_[y % 2, y > 4, y == 0].astype(int))
+        assert multilabel.out_activation_ == "logistic"
+        with pytest.raises(
+            NotImplementedError,
+            match=r"multilabel y \(3 labels.*multilabel networks are not converted",
+        ):
+            skl2onnx.to_onnx(multilabel, X[:1], options={id(multilabel): NO_ZIPMAP})
     too_many = KNNImageClassifier(400).fit(X, y)
     with pytest.raises(ValueError, match=r"n_neighbors=400\) was fitted on 300"):
         skl2onnx.to_onnx(too_many, X[:1])
