@@ -855,9 +855,9 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         weight_sum = float(weight.sum())
         if weight_sum == 0:
             return 0.0
-        grad = np.zeros_like(self._packed)
-        loss = self._add_gradient(X, target, weight, weight_sum, grad)
-        loss += self._add_penalty(weight_sum, grad)
+        grad = np.empty_like(self._packed)
+        loss = self._start_gradient(weight_sum, grad)
+        loss += self._add_gradient(X, target, weight, weight_sum, grad)
         self._optimizer.update_params([self._packed], [grad])
         self.t_ += X.shape[0]
         return loss
@@ -865,8 +865,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _add_gradient(self, X, target, weight, weight_sum, grad):
         """Add to ``grad`` the gradient of ``sum_i weight_i loss_i / weight_sum``
         over the batch X (in the compute dtype); return that sum."""
-        out, caches, rng = X, [], self._layer_rng
-        for layer, params in zip(self.layers_, self.params_, strict=True):
+        out, caches, rng, layer_params = X, [], self._layer_rng, self.params_
+        for layer, params in zip(self.layers_, layer_params, strict=True):
             out, cache = layer.forward(out, params, training=True, rng=rng)
             caches.append(cache)
         dout = np.empty_like(out)
@@ -879,11 +879,11 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             logistic_cross_entropy(
                 out, columns.astype(out.dtype), weight, scale, dout, losses
             )
-        grad_views = _views(grad, self.params_)
+        grad_views = _views(grad, layer_params)
         # no layer before the first trainable one needs a gradient
-        first = next(i for i, params in enumerate(self.params_) if params)
+        first = next(i for i, params in enumerate(layer_params) if params)
         for index in range(len(self.layers_) - 1, first - 1, -1):
-            layer, params = self.layers_[index], self.params_[index]
+            layer, params = self.layers_[index], layer_params[index]
             dout, layer_grads = layer.backward(
                 dout, caches[index], params, index > first
             )
@@ -891,14 +891,15 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 view += layer_grad
         return losses.sum() / weight_sum
 
-    def _add_penalty(self, weight_sum, grad):
-        """Add the L2 term's gradient ``alpha / weight_sum * w`` to ``grad``;
-        return the term ``alpha / 2 * ||w||^2 / weight_sum``."""
-        if not self.alpha:
-            return 0.0
-        decayed = self._packed[: _n_decayed(self.params_)]
+    def _start_gradient(self, weight_sum, grad):
+        """Write the L2 term's gradient ``alpha / weight_sum * w`` into ``grad``
+        (zeros for the biases), before the data's gradient is added; return
+        the term ``alpha / 2 * ||w||^2 / weight_sum``."""
+        n_decayed = _n_decayed(self.params_)
+        decayed = self._packed[:n_decayed]
         decay = self.alpha / weight_sum  # a Python float: products keep the dtype
-        grad[: decayed.size] += decay * decayed
+        np.multiply(decayed, decay, out=grad[:n_decayed])
+        grad[n_decayed:] = 0
         return 0.5 * self.alpha * float(np.vdot(decayed, decayed)) / weight_sum
 
     def _full_batch_loss_grad(self, X, target, weight):
@@ -906,15 +907,15 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         the current weights, summed over chunks of 4096 rows in order."""
         weight_sum = float(weight.sum())
         chunk = max(self._predict_batch, 4096)
-        grad = np.zeros_like(self._packed)
-        loss = 0.0
+        grad = np.empty_like(self._packed)
+        loss = self._start_gradient(weight_sum, grad)
         for lo in range(0, X.shape[0], chunk):
             rows = slice(lo, lo + chunk)
             batch = X[rows].astype(self._packed.dtype, copy=False)
             loss += self._add_gradient(
                 batch, target[rows], weight[rows], weight_sum, grad
             )
-        return loss + self._add_penalty(weight_sum, grad), grad
+        return loss, grad
 
     def _fit_lbfgs(self, X, target, weight, root, y, first):
         """Full-batch L-BFGS-B (scipy) on the loss and gradient over all of X,
