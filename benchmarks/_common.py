@@ -151,3 +151,18 @@ def load_note(threads: int, own: int = 0) -> str:
     busy = " (other processes share the cores)" if load > threads + own else ""
     mine = f" (about {own} from this run itself)" if own else ""
     return f"load average (1 min) {load:.2f}{mine}{busy}"
+
+
+def machine_header(threads: int, data: str) -> float:
+    """Measure the sgemm bound on ``threads`` and print the CPU and threads lines.
+
+    ``data`` describes the arrays (e.g. ``X float32 (60000, 784)``). Returns the
+    bound in GFLOP/s.
+    """
+    bound = sgemm_gflops(threads)
+    print(f"CPU: {cpu_description()}")
+    print(
+        f"threads: {threads}; numpy float32 matmul on {threads} threads: "
+        f"{bound:.1f} GFLOP/s (the sgemm bound); {data}; {load_note(threads)}"
+    )
+    return bound

@@ -32,7 +32,7 @@ from itertools import pairwise
 
 import numba
 import numpy as np
-from _common import cpu_description, load_note, sgemm_gflops
+from _common import load_note, machine_header
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier as SklearnMLP
@@ -114,13 +114,7 @@ def main(argv=None) -> int:
     X_test, y_test = load_mnist(
         args.data_home, subset="test", return_X_y=True, scale=True
     )
-    bound = sgemm_gflops(threads)
-    print(f"CPU: {cpu_description()}")
-    print(
-        f"threads: {threads}; numpy float32 matmul on {threads} threads: "
-        f"{bound:.1f} GFLOP/s (the sgemm bound); X {X.dtype} {X.shape}; "
-        f"{load_note(threads)}"
-    )
+    bound = machine_header(threads, f"X {X.dtype} {X.shape}")
     with threadpool_limits(limits=threads, user_api="blas"):
         ok = compare(X, y, X_test, y_test, args, bound)
     print(f"{load_note(threads, own=threads)} at the end")

@@ -88,7 +88,7 @@ from itertools import pairwise
 import numba
 import numpy as np
 import scipy.optimize
-from _common import cpu_description, load_note, sgemm_gflops
+from _common import load_note, machine_header
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -265,13 +265,7 @@ def main(argv=None) -> int:
     X_test, y_test = load_mnist(
         args.data_home, subset="test", return_X_y=True, scale=True
     )
-    bound = sgemm_gflops(threads)
-    print(f"CPU: {cpu_description()}")
-    print(
-        f"threads: {threads}; numpy float32 matmul on {threads} threads: "
-        f"{bound:.1f} GFLOP/s (the sgemm bound); X {X.dtype} {X.shape}, "
-        f"test {X_test.shape}; {load_note(threads)}"
-    )
+    bound = machine_header(threads, f"X {X.dtype} {X.shape}, test {X_test.shape}")
     print(
         f"L-BFGS-B: max_iter={args.max_iter}, max_fun={args.max_fun}, "
         f"tol (gtol)={args.tol:g}, alpha={args.alpha:g}, "
