@@ -454,11 +454,20 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         return state
 
     def __setstate__(self, state):
+        state = dict(state)
+        # files from before the MLP's and the linear model's weights became
+        # coefs_/intercepts_ and coef_/intercept_ hold them as params_
+        params = state.pop("params_", None)
         super().__setstate__(state)
+        if params is not None:
+            self.params_ = params
         if "layers_" in state:
             self._set_packed(self.params_)
-            # files from before dropout and augmentation had no layer generator
+            # files from before dropout and augmentation had no layer generator,
+            # from before multilabel y and sigmoid outputs always a softmax
             self.__dict__.setdefault("_layer_rng", None)
+            self.__dict__.setdefault("out_activation_", "softmax")
+            self.__dict__.setdefault("n_outputs_", len(self.classes_))
 
     # -- the loop ---------------------------------------------------------------
 

@@ -120,3 +120,22 @@ def test_skcnn_io_round_trip_and_clear_errors_for_bad_files(digits, tmp_path):
 
 class _Foreign:
     """A type no loader should trust unasked."""
+
+
+@pytest.mark.parametrize("name", ["linear", "mlp"])
+def test_pickles_of_the_previous_layout_still_predict(name, digits):
+    """Before scikit-learn's weight attributes, the MLP and the linear model
+    kept their weights as ``params_`` and had no output attributes; such a
+    state, as pickle hands it over, loads and predicts as before."""
+    X, y, _ = digits
+    estimator = {"linear": ESTIMATORS[1], "mlp": ESTIMATORS[2]}[name]
+    fitted = _fit(clone(estimator), X, y)
+    state = fitted.__getstate__()
+    state["params_"] = [[p.copy() for p in params] for params in fitted.params_]
+    for key in ("coefs_", "intercepts_", "coef_", "intercept_", "n_layers_",
+                "out_activation_", "n_outputs_"):  # fmt: skip
+        state.pop(key, None)
+    old = type(fitted).__new__(type(fitted))
+    old.__setstate__(state)
+    np.testing.assert_array_equal(old.predict_proba(X), fitted.predict_proba(X))
+    assert old.out_activation_ == "softmax" and old.n_outputs_ == 10
