@@ -98,6 +98,21 @@ def _pack(layer_params):
     return flat, views
 
 
+def _check_targets(y):
+    """Validated y: 1-D class labels, or a 0/1 multilabel indicator matrix (a
+    one-column y becomes 1-D, with scikit-learn's DataConversionWarning)."""
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)
+    check_classification_targets(y)
+    if y.ndim == 2 and type_of_target(y) != "multilabel-indicator":
+        raise ValueError(
+            "y must be 1-D class labels or a 0/1 multilabel indicator matrix; "
+            f"got a 2-D y of type {type_of_target(y)!r} (multiclass-multioutput "
+            "targets are not supported)."
+        )
+    return y
+
+
 def positive_ints(name: str, value) -> list:
     """``value`` (an int or a sequence of ints) as a list, or a ValueError."""
     values = [value] if isinstance(value, Integral) else list(value)
@@ -487,16 +502,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         )  # fmt: skip
         if sparse.issparse(X):
             X = X.tocsr()  # minibatches are row slices
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        check_classification_targets(y)
-        multilabel = type_of_target(y) == "multilabel-indicator"
-        if y.ndim == 2 and not multilabel:
-            raise ValueError(
-                "y must be 1-D class labels or a 0/1 multilabel indicator matrix; "
-                f"got a 2-D y of type {type_of_target(y)!r} (multiclass-multioutput "
-                "targets are not supported)."
-            )
+        y = _check_targets(y)
         check_compute_range(X, self._resolve_dtype(X, first))
         if first:
             if incremental and classes is None:
