@@ -947,6 +947,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 "'sgd'), which train in epochs; set checkpoint=None for lbfgs."
             )
         last = {}  # the latest evaluation, whose loss the callback records
+        stopped = []  # a callback asked to stop
 
         def loss_grad(flat):
             self._packed[...] = flat
@@ -973,7 +974,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 estimator=self, X=X, y=y,
                 reconstruction_attributes=self._reconstruction_attributes,
             ):  # fmt: skip
-                raise StopIteration  # a callback asked to stop: scipy stops
+                stopped.append(self.n_iter_)
+                raise StopIteration  # scipy stops at this point
 
         try:
             result = scipy.optimize.minimize(
@@ -989,7 +991,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.best_loss_ = min(self.loss_curve_, default=self.loss_)
         if not np.isfinite(self._packed).all():
             self._stop_diverged(accepted, self.loss_, fresh=first and self.n_iter_ == 0)
-        elif result.status != 0:
+        elif result.status != 0 and not stopped:
             message = result.message
             message = message.decode() if isinstance(message, bytes) else message
             warnings.warn(

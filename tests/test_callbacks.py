@@ -71,8 +71,23 @@ class StopAfter:
         return context.task_name == "epoch" and estimator.n_iter_ >= self.epochs
 
 
-def test_a_callback_can_stop_training(digits):
+@pytest.mark.parametrize("solver", ["adam", "lbfgs"])
+def test_a_callback_can_stop_training(digits, solver):
     X, y = digits
-    clf = _fit(MLPClassifier((10,), max_iter=50).set_callbacks(StopAfter(3)), X, y)
-    assert clf.n_iter_ == 3
+    clf = MLPClassifier((10,), solver=solver, max_iter=50).set_callbacks(StopAfter(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # stopped on request: no ConvergenceWarning
+        clf.fit(X, y)
+    assert clf.n_iter_ == 3 == len(clf.loss_curve_)
     assert np.all(np.isfinite(clf.predict_proba(X[:5])))
+
+
+def test_scoring_monitor_scores_every_lbfgs_iteration(digits):
+    X, y = digits
+    monitor = callback.ScoringMonitor(scoring=["accuracy"])
+    clf = MLPClassifier((10,), solver="lbfgs", max_iter=4, random_state=0)
+    _fit(clf.set_callbacks(monitor), X, y)
+    log = monitor.get_logs().data_as_pandas
+    assert (log["task_name"] == "epoch").sum() == clf.n_iter_ == 4
+    final = log[log["task_name"] == "fit"]["accuracy"].iloc[0]
+    assert final == pytest.approx(clf.score(X, y))
