@@ -166,3 +166,14 @@ def machine_header(threads: int, data: str) -> float:
         f"{bound:.1f} GFLOP/s (the sgemm bound); {data}; {load_note(threads)}"
     )
     return bound
+
+
+def add_threads_argument(parser, what: str = "threads of both libraries") -> None:
+    """``--threads``: how many threads the compared libraries get (default: all
+    the cores this process may run on)."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=len(os.sched_getaffinity(0)),
+        help=f"{what} (default: all cores)",
+    )

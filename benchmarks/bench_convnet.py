@@ -58,7 +58,7 @@ import warnings
 
 import numpy as np
 import torch
-from _common import cpu_description, sgemm_gflops
+from _common import add_threads_argument, cpu_description, sgemm_gflops
 from _torch_nets import forward_flop, torch_model
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
@@ -376,12 +376,7 @@ def accuracy_table(results) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", default=None)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="threads of both libraries (default: all cores)",
-    )
+    add_threads_argument(parser)
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
     parser.add_argument(
         "--epochs",

@@ -24,7 +24,6 @@ Run (OpenBLAS variables unset so that both libraries' BLAS runs at full speed)::
 """
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -32,7 +31,7 @@ from itertools import pairwise
 
 import numba
 import numpy as np
-from _common import load_note, machine_header
+from _common import add_threads_argument, load_note, machine_header
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier as SklearnMLP
@@ -101,12 +100,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--epochs-800", type=int, default=30)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="BLAS and numba threads of both libraries (default: all cores)",
-    )
+    add_threads_argument(parser, "BLAS and numba threads of both libraries")
     args = parser.parse_args(argv)
     threads = args.threads
     numba.set_num_threads(threads)

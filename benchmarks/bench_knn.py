@@ -33,7 +33,14 @@ import sys
 import faiss
 import numba
 import numpy as np
-from _common import cpu_description, load_note, mb, measure, sgemm_gflops
+from _common import (
+    add_threads_argument,
+    cpu_description,
+    load_note,
+    mb,
+    measure,
+    sgemm_gflops,
+)
 from sklearn.neighbors import KNeighborsClassifier
 from threadpoolctl import threadpool_limits
 
@@ -87,12 +94,7 @@ def main(argv=None):
     parser.add_argument("--k", type=int, default=3)
     parser.add_argument("--metrics", nargs="+", default=["l2", "l1"])
     parser.add_argument("--scale", action="store_true", help="float32 pixels in [0, 1]")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="threads of every library (default: all cores)",
-    )
+    add_threads_argument(parser, "threads of every library")
     args = parser.parse_args(argv)
     threads = args.threads
     numba.set_num_threads(threads)

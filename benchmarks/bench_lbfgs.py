@@ -78,7 +78,6 @@ A quick check: ``--n-train 3000 --max-iter 10``.
 """
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -88,7 +87,7 @@ from itertools import pairwise
 import numba
 import numpy as np
 import scipy.optimize
-from _common import load_note, machine_header
+from _common import add_threads_argument, load_note, machine_header
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -251,12 +250,7 @@ def main(argv=None) -> int:
         default=True,
         help="LogisticRegression as a reference",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=len(os.sched_getaffinity(0)),
-        help="BLAS and numba threads of both libraries (default: all cores)",
-    )
+    add_threads_argument(parser, "BLAS and numba threads of both libraries")
     args = parser.parse_args(argv)
     threads = args.threads
     numba.set_num_threads(threads)
