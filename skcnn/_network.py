@@ -511,7 +511,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 )
             self._initialize(X, y, classes if incremental else None, continuing)
         else:
-            self._set_packed(self._checked_params())  # weights a user assigned
+            self._adopt_assigned_params()
         target = self._encode_targets(y, classes, incremental, first)
         weight = self._sample_weight(target, sample_weight, X)
         run = self._checkpoint_run(X, target, weight, incremental, first)
@@ -645,6 +645,12 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
 
     def _has_assigned_params(self) -> bool:
         return hasattr(self, "params_")  # MLP and linear: their own attributes
+
+    def _adopt_assigned_params(self):
+        """Weights a user assigned since the last training call join the
+        training buffer, checked; otherwise nothing is copied."""
+        if any(p.base is not self._packed for arrays in self.params_ for p in arrays):
+            self._set_packed(self._checked_params())
 
     def _set_packed(self, params):
         """Copy ``params`` into one flat buffer; ``params_`` become its views."""

@@ -169,6 +169,18 @@ def test_assigned_weights_of_the_wrong_shape_are_refused():
         clf.partial_fit(X_DIGITS, Y_DIGITS)
 
 
+def test_partial_fit_trains_in_place_until_weights_are_assigned():
+    clf = MLPClassifier((8,), random_state=0)
+    clf.partial_fit(X_DIGITS, Y_DIGITS, classes=np.arange(10))
+    buffer = clf._packed
+    clf.partial_fit(X_DIGITS, Y_DIGITS)
+    assert clf._packed is buffer  # no copy of the weights per call
+    assert clf.coefs_[0].base is buffer
+    clf.coefs_[1] = clf.coefs_[1] * 0.5  # a new array: adopted, in a new buffer
+    clf.partial_fit(X_DIGITS, Y_DIGITS)
+    assert clf._packed is not buffer and clf.coefs_[1].base is clf._packed
+
+
 def test_assigned_weights_train_on_from_partial_fit_and_warm_start():
     rng = np.random.RandomState(0)
     coefs = [rng.uniform(-0.1, 0.1, (64, 10)), rng.uniform(-0.1, 0.1, (10, 10))]
