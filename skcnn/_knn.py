@@ -35,6 +35,11 @@ _UINT8_TILE_BYTES = 2**18
 _DTYPES = [np.float32, np.uint8, np.float64]
 """Kept as given by validation; float64 is then cast to float32 with a range check."""
 
+_AS_ROWS = {"dtype": _DTYPES, "order": "C"}
+"""How training and query images are validated: C-contiguous rows (a Fortran-
+ordered or strided array is copied once; a C-ordered memory map, read-only or
+not, is used as it is), so that the kernels see one layout."""
+
 _VOTE_CHUNK = 65_536
 """Queries voted at a time by ``predict`` and ``predict_proba``: their memory
 beyond the output stays bounded (about 25 MB of neighbour lists and shares)
@@ -182,7 +187,7 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         self : KNNImageClassifier
             The fitted classifier.
         """
-        X, y = validate_images(self, X, y, reset=True, dtype=_DTYPES, multi_output=True)
+        X, y = validate_images(self, X, y, reset=True, multi_output=True, **_AS_ROWS)
         X = as_float32(X)
         check_classification_targets(y)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -240,7 +245,7 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         if query_is_train:
             X, k = self.X_fit_, k + 1
         else:
-            X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
+            X = as_float32(validate_images(self, X, reset=False, **_AS_ROWS))
         self._check_n_neighbors(k, len(X))
         dist, ind = self._search(X, k)
         if query_is_train:
@@ -273,7 +278,7 @@ class KNNImageClassifier(ClassifierMixin, BaseEstimator):
         """Validate the queries, then yield ``(start, n_queries, shares)`` for
         each chunk of ``_VOTE_CHUNK`` queries (shares: one array per output)."""
         check_is_fitted(self)
-        X = as_float32(validate_images(self, X, reset=False, dtype=_DTYPES))
+        X = as_float32(validate_images(self, X, reset=False, **_AS_ROWS))
         for lo in range(0, len(X), _VOTE_CHUNK):
             yield lo, len(X), self._vote(X[lo : lo + _VOTE_CHUNK])
 

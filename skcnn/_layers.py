@@ -340,16 +340,24 @@ class Activation(Layer):
             )
 
     def forward(self, x, params, training=True, rng=None):
+        x = _writable(x)
         ACTIVATIONS[self.name][0](x)
         return x, x
 
     def backward(self, dout, cache, params, need_dx=True):
         # in place on (samples or channels, rest) views: one compiled kernel
         # serves dense rows and feature maps alike
-        dout, out = np.ascontiguousarray(dout), np.ascontiguousarray(cache)
+        dout, out = _writable(dout, order="C"), np.ascontiguousarray(cache)
         backward = ACTIVATIONS[self.name][1]
         backward(dout.reshape(len(dout), -1), out.reshape(len(out), -1))
         return dout, []
+
+
+def _writable(x, order="K"):
+    """x itself, or a copy where x is read-only (or not in ``order``): what an
+    in-place kernel may write into without touching a caller's read-only array."""
+    contiguous = order == "K" or x.flags.c_contiguous
+    return x if x.flags.writeable and contiguous else np.array(x, order=order)
 
 
 def output_size(layer, n: int, size: int, stride: int, padding: int) -> int:

@@ -43,28 +43,21 @@ def sad_tile(typingctx, queries, rows):
     """``sum_k |q[k] - t[k]|`` for every query ``q`` and row ``t`` of a tile.
 
     ``queries`` and ``rows`` are tuples of 1-D C-contiguous uint8 arrays, all as
-    long as the first query (unchecked). Returns a tuple of int64, query-major
-    (``len(queries) * len(rows)`` sums). Only the first ``n - n % 16`` bytes are
-    summed; the caller adds the last few.
+    long as the first query (unchecked); either may be read-only. Returns a
+    tuple of int64, query-major (``len(queries) * len(rows)`` sums). Only the
+    first ``n - n % 16`` bytes are summed; the caller adds the last few.
     """
-    if not (
-        isinstance(queries, types.UniTuple)
-        and isinstance(rows, types.UniTuple)
-        and queries.dtype == rows.dtype
-        and isinstance(queries.dtype, types.Array)
-        and queries.dtype.dtype == types.uint8
-        and queries.dtype.ndim == 1
-        and queries.dtype.layout == "C"
-    ):
+    if not (_is_byte_rows(queries) and _is_byte_rows(rows)):
         return None
     n_queries, n_rows = len(queries), len(rows)
     result_type = types.UniTuple(types.int64, n_queries * n_rows)
 
     def codegen(context, builder, signature, args):
-        array_type = signature.args[0].dtype
-        values = cgutils.unpack_tuple(builder, args[0], n_queries)
-        values += cgutils.unpack_tuple(builder, args[1], n_rows)
-        arrays = [context.make_array(array_type)(context, builder, v) for v in values]
+        arrays = []  # each tuple with its own array type (read-only or not)
+        for tuple_type, values in zip(signature.args, args, strict=True):
+            make = context.make_array(tuple_type.dtype)
+            for value in cgutils.unpack_tuple(builder, values, len(tuple_type)):
+                arrays.append(make(context, builder, value))
         pointers = [array.data for array in arrays]
         n = cgutils.unpack_tuple(builder, arrays[0].shape, 1)[0]
         pairs = [(q, n_queries + r) for q in range(n_queries) for r in range(n_rows)]
@@ -81,6 +74,22 @@ def sad_tile(typingctx, queries, rows):
         return context.make_tuple(builder, result_type, sums)
 
     return result_type(queries, rows), codegen
+
+
+def _is_byte_rows(tuple_type) -> bool:
+    """Whether ``tuple_type`` is a tuple of 1-D C-contiguous uint8 arrays.
+
+    Writable and read-only arrays are both accepted, and the two tuples may
+    differ in that: the queries are a buffer skcnn writes, while the training
+    rows may be a read-only memory map.
+    """
+    return (
+        isinstance(tuple_type, types.UniTuple)
+        and isinstance(tuple_type.dtype, types.Array)
+        and tuple_type.dtype.dtype == types.uint8
+        and tuple_type.dtype.ndim == 1
+        and tuple_type.dtype.layout == "C"
+    )
 
 
 def _add_steps(builder, pointers, pairs, totals, width, start, count):
