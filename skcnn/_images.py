@@ -3,7 +3,10 @@
 Estimators accept X as flat rows ``(n_samples, n_features)`` (what Pipelines and
 scalers produce) or as image arrays ``(n_samples, height, width)`` /
 ``(n_samples, height, width, channels)`` (channel-last, the ``(I, H, W, C)``
-convention). Flat rows are images read in ``(H, W, C)`` order, i.e. exactly
+convention). A 4-D array that looks channels-first, ``(n, C, H, W)`` as
+PyTorch holds images, is refused with the transpose that converts it (see
+:func:`looks_channels_first`), never silently read as ``C x H`` images. Flat
+rows are images read in ``(H, W, C)`` order, i.e. exactly
 ``images.reshape(n_samples, -1)``.
 
 The geometry of a flat row is the ``image_shape`` parameter when given, else the
@@ -118,11 +121,46 @@ def flatten_images(X, image_shape=None):
     X = np.asarray(X)
     shape = X.shape[1:] if X.ndim == 4 else (*X.shape[1:], 1)
     if expected is not None and shape != expected:
+        hint = ""
+        if looks_channels_first(X.shape) and _channels_last(X.shape) == expected:
+            hint = _TRANSPOSE_HINT
         raise ValueError(
             f"X holds images of shape (height, width, channels) = {shape}, but "
-            f"the expected image shape is {expected}."
+            f"the expected image shape is {expected}.{hint}"
+        )
+    if expected is None and looks_channels_first(X.shape):
+        raise ValueError(
+            f"X has shape {X.shape}, which looks channels-first (n_samples, "
+            f"channels, height, width), PyTorch's layout: {X.shape[1]} channels of "
+            f"{X.shape[2]}x{X.shape[3]} pixels. skcnn reads image arrays "
+            "channels-last, (n_samples, height, width, channels), and would see "
+            f"{X.shape[1]}x{X.shape[2]} images with {X.shape[3]} channels."
+            f"{_TRANSPOSE_HINT} If these really are {X.shape[1]}x{X.shape[2]} images "
+            f"with {X.shape[3]} channels, say so with image_shape={shape}."
         )
     return X.reshape(X.shape[0], -1), shape
+
+
+_TRANSPOSE_HINT = (
+    " Convert channels-first images with X.transpose(0, 2, 3, 1) (a PyTorch "
+    "tensor: tensor.permute(0, 2, 3, 1).numpy())."
+)
+
+
+def looks_channels_first(shape: tuple) -> bool:
+    """Whether a 4-D image array's ``shape`` looks channels-first.
+
+    ``(n, c, h, w)`` with at most 4 values on axis 1 (gray, RGB, RGBA) and more
+    than 4 on each of the last two axes: as channels-last, it would be images
+    at most 4 pixels high holding more channels than any photograph has.
+    Channels-last arrays of images over 4 pixels high never match.
+    """
+    return len(shape) == 4 and shape[1] <= 4 < min(shape[2], shape[3])
+
+
+def _channels_last(shape: tuple) -> ImageShape:
+    """The ``(height, width, channels)`` of a channels-first 4-D shape."""
+    return (shape[2], shape[3], shape[1])
 
 
 def to_images(X, image_shape) -> np.ndarray:
@@ -159,12 +197,25 @@ def validate_images(estimator, X, y="no_validation", *, reset: bool, **check_par
     """
     expected = estimator.image_shape if reset else estimator.image_shape_
     X, shape = flatten_images(X, expected)
-    out = validate_data(estimator, X, y, reset=reset, **check_params)
+    out = validate_data(estimator, native_byte_order(X), y, reset=reset, **check_params)
     if reset:
         only_X = isinstance(y, str) and y == "no_validation"
         X_valid = out if only_X else out[0]
         estimator.image_shape_ = resolve_image_shape(X_valid.shape[1], shape)
     return out
+
+
+def native_byte_order(X):
+    """X with its values in this machine's byte order (a copy only if swapped).
+
+    A big-endian float32 array is float32 data: converted here, it keeps its
+    dtype through validation, where a list of accepted dtypes would otherwise
+    turn it into the first of them.
+    """
+    dtype = getattr(X, "dtype", None)
+    if isinstance(X, np.ndarray) and not dtype.isnative:
+        return X.astype(dtype.newbyteorder("="))
+    return X
 
 
 def as_float32(X: np.ndarray) -> np.ndarray:

@@ -1,12 +1,23 @@
 """Image geometry: inference, validation, flattening."""
 
+import warnings
+
 import numpy as np
 import pytest
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 
-from skcnn import KNNImageClassifier
+from skcnn import (
+    ConvNetClassifier,
+    KNNImageClassifier,
+    LeNet5Classifier,
+    LinearSoftmaxClassifier,
+    MLPClassifier,
+)
 from skcnn._images import (
     flatten_images,
     infer_image_shape,
+    looks_channels_first,
     normalize_image_shape,
     resolve_image_shape,
     to_images,
@@ -87,3 +98,51 @@ def test_estimator_learns_geometry_and_checks_it_at_predict():
     assert clf.image_shape_ == (4, 9, 1)
     with pytest.raises(ValueError, match="the two must be equal"):
         KNNImageClassifier(image_shape=(5, 5)).fit(images.reshape(20, -1), y)
+
+
+@pytest.mark.parametrize(
+    ("shape", "channels_first"),
+    [
+        ((2, 3, 32, 32), True),  # PyTorch's RGB batch
+        ((2, 1, 28, 28), True),  # PyTorch's gray MNIST
+        ((2, 4, 8, 9), True),  # RGBA
+        ((2, 32, 32, 3), False),
+        ((2, 28, 28, 1), False),
+        ((2, 4, 4, 16), False),  # 4x4 maps of 16 channels: too small to tell
+        ((2, 3, 32, 3), False),
+        ((2, 28, 28), False),
+    ],
+)
+def test_looks_channels_first(shape, channels_first):
+    assert looks_channels_first(shape) is channels_first
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        KNNImageClassifier(1),
+        LinearSoftmaxClassifier(max_iter=1),
+        MLPClassifier((4,), max_iter=1),
+        LeNet5Classifier(max_iter=1),
+        ConvNetClassifier(conv_filters=(2,), hidden_layer_sizes=(4,), max_iter=1),
+    ],
+    ids=lambda est: type(est).__name__,
+)
+def test_channels_first_images_are_refused_with_the_transpose(estimator):
+    rng = np.random.default_rng(0)
+    nchw = rng.random((6, 3, 10, 10), dtype=np.float32)
+    y = np.arange(6) % 2
+    with pytest.raises(ValueError, match=r"channels-first.*X\.transpose\(0, 2, 3, 1\)"):
+        clone(estimator).fit(nchw, y)
+    nhwc = nchw.transpose(0, 2, 3, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = clone(estimator).fit(nhwc, y)
+        assert fitted.image_shape_ == (10, 10, 3)
+        # at predict too: the fitted geometry, and the hint
+        with pytest.raises(ValueError, match=r"\(10, 10, 3\).*X\.transpose"):
+            fitted.predict(nchw)
+        # a user who means 3x10 images of 10 channels says so
+        declared = clone(estimator).set_params(image_shape=(3, 10, 10)).fit(nchw, y)
+    assert declared.image_shape_ == (3, 10, 10)
+    assert declared.predict(nchw).shape == (6,)
