@@ -16,12 +16,27 @@ the fastmath policy and the parallel flag are decided in one place:
   remainder, so that a sample's bits do not depend on its place in the batch.
 - Compilation is lazy (no eager signatures): each kernel compiles on first call for
   the dtypes the estimators normalise to (uint8 or float32, C-contiguous).
+
+Threading layer. numba's default order is ``tbb``, then ``omp``, then
+``workqueue``. TBB's work stealing keeps both cores busy when one of them is
+shared with another process: a thread the OS has descheduled gives its work to
+the other, where OpenMP's static schedule waits for it at every barrier (a
+LeNet-5 epoch ran 2-20x slower with one core busy under ``omp``, and at
+``n_jobs=1`` speed under ``tbb``). skcnn therefore depends on the ``tbb`` wheel
+where one exists (x86-64 Linux, Windows and macOS). pip installs its library
+in ``<prefix>/lib``, which the loader does not search in a virtual environment,
+so numba would silently fall back to ``omp``: :func:`_make_tbb_loadable` loads
+the wheel's library once, at import, by its full path, so that numba's own
+default choice finds it. It changes no numba setting: ``NUMBA_THREADING_LAYER``
+still decides, and where TBB is missing numba falls back as it always does.
 """
 
+import ctypes
 import os
 import sys
 import threading
 from contextlib import contextmanager, nullcontext
+from importlib import metadata
 from numbers import Integral
 
 import numba
@@ -38,6 +53,43 @@ _CACHE_ENV = "SKCNN_NO_JIT_CACHE"
 # scipy's BLAS inside numba's threads, so it must be held to one thread around
 # them (threadpool_limits(1, "blas")). numba loads that BLAS lazily on the first
 # call; importing it here lets threadpoolctl see, and limit, it from the start.
+
+
+_TBB_LIBRARY = {"win32": "tbb12.dll", "darwin": "libtbb.12.dylib"}.get(
+    sys.platform, "libtbb.so.12"
+)
+"""The TBB library numba's ``tbb`` layer opens, by its name on this platform."""
+
+
+def _make_tbb_loadable() -> str | None:
+    """Load the ``tbb`` wheel's library so that numba's ``tbb`` layer can start.
+
+    Returns the path loaded, or None when there is nothing to do: the library
+    is already found by name (a system TBB, or a conda or pyenv prefix on the
+    loader's path), the ``tbb`` distribution is not installed, or its library
+    cannot be loaded (numba then picks its next layer, as without skcnn).
+    """
+    try:
+        ctypes.CDLL(_TBB_LIBRARY)
+        return None
+    except OSError:
+        pass
+    try:
+        files = metadata.distribution("tbb").files or []
+    except metadata.PackageNotFoundError:
+        return None
+    for file in files:
+        if file.name == _TBB_LIBRARY:
+            path = str(file.locate())
+            try:
+                ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            except OSError:
+                return None
+            return path
+    return None
+
+
+_make_tbb_loadable()
 
 
 def _cache_enabled() -> bool:
