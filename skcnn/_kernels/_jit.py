@@ -60,6 +60,9 @@ _TBB_LIBRARY = {"win32": "tbb12.dll", "darwin": "libtbb.12.dylib"}.get(
 )
 """The TBB library numba's ``tbb`` layer opens, by its name on this platform."""
 
+_TBB_DISTRIBUTION = "tbb"
+"""The distribution (PyPI's ``tbb`` wheel) that ships that library."""
+
 
 def _make_tbb_loadable() -> str | None:
     """Load the ``tbb`` wheel's library so that numba's ``tbb`` layer can start.
@@ -75,7 +78,7 @@ def _make_tbb_loadable() -> str | None:
     except OSError:
         pass
     try:
-        files = metadata.distribution("tbb").files or []
+        files = metadata.distribution(_TBB_DISTRIBUTION).files or []
     except metadata.PackageNotFoundError:
         return None
     for file in files:
