@@ -39,6 +39,11 @@ LAYERS = {  # name: (in_c, padded in_size, n_filters, size)
     "C5": (16, 5, 120, 5),
     "conv1": (1, 32, 32, 5),
     "conv2": (32, 18, 64, 5),
+    # The VGG-style net on 32x32x3 images: 3x3 "same" convolutions.
+    "vgg1": (3, 34, 32, 3),
+    "vgg2": (32, 34, 32, 3),
+    "vgg3": (32, 18, 64, 3),
+    "vgg4": (64, 18, 64, 3),
 }
 POOLS = {"S2": (6, 28), "S4": (16, 10)}  # name: (channels, in_size)
 
@@ -84,7 +89,7 @@ def kernel_rows(layers, n, rng) -> list[tuple]:
             "input grad": (conv_backward_input, (out, weight, 1, dx)),
         }
         for kernel, call in kernels.items():
-            if name in ("C1", "conv1") and kernel == "input grad":
+            if name in ("C1", "conv1", "vgg1") and kernel == "input grad":
                 continue  # a first layer needs no input gradient
             rows.append((name, kernel, *call, flop))
     for name in layers:

@@ -43,6 +43,7 @@ from skcnn._kernels._dense import (
     tanh_float32,
 )
 from skcnn._kernels._pool import pool_backward, pool_forward
+from skcnn._workspace import empty, empty_like
 
 
 def _tanh(x):
@@ -353,6 +354,21 @@ class Activation(Layer):
         return dout, []
 
 
+def _padded_maps(x, p):
+    """Feature maps x (channels, height, width, n) with ``p`` zeros around
+    each map, C-contiguous (x itself when ``p`` is 0 and x is C-contiguous)."""
+    if not p:
+        return np.ascontiguousarray(x)
+    channels, height, width, n = x.shape
+    out = empty((channels, height + 2 * p, width + 2 * p, n), x.dtype)
+    out[:, :p] = 0
+    out[:, height + p :] = 0
+    out[:, p : height + p, :p] = 0
+    out[:, p : height + p, width + p :] = 0
+    out[:, p : height + p, p : width + p] = x
+    return out
+
+
 def _writable(x, order="K"):
     """x itself, or a copy where x is read-only (or not in ``order``): what an
     in-place kernel may write into without touching a caller's read-only array."""
@@ -645,11 +661,8 @@ class Conv2D(Layer):
     def forward(self, x, params, training=True, rng=None):
         weight, bias = params
         out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
-        p = self.pad
-        if p:
-            x = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
-        x = np.ascontiguousarray(x)
-        out = np.empty((self.filters, out_h, out_w, x.shape[3]), dtype=x.dtype)
+        x = _padded_maps(x, self.pad)
+        out = empty((self.filters, out_h, out_w, x.shape[3]), x.dtype)
         conv_forward(x, weight, bias, self.stride, out, blas=training)
         return out, x
 
@@ -657,14 +670,17 @@ class Conv2D(Layer):
         weight, bias = params
         x, p = cache, self.pad
         dout = np.ascontiguousarray(dout)
-        dweight, dbias = np.empty_like(weight), np.empty_like(bias)
+        dweight, dbias = empty_like(weight), empty_like(bias)
         conv_backward_weight(x, dout, self.stride, dweight, dbias)
         if not need_dx:
             return None, [dweight, dbias]
-        dx = np.empty_like(x)
+        dx = empty_like(x)
         conv_backward_input(dout, weight, self.stride, dx)
         if p:
-            dx = np.ascontiguousarray(dx[:, p:-p, p:-p])
+            inner = empty((dx.shape[0], dx.shape[1] - 2 * p, dx.shape[2] - 2 * p,
+                           dx.shape[3]), dx.dtype)  # fmt: skip
+            inner[...] = dx[:, p:-p, p:-p]
+            dx = inner
         return dx, [dweight, dbias]
 
 
@@ -706,18 +722,22 @@ class Pool2D(Layer):
     def forward(self, x, params, training=True, rng=None):
         x = np.ascontiguousarray(x)
         out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
-        out = np.empty((x.shape[0], out_h, out_w, x.shape[3]), dtype=x.dtype)
+        out = empty((x.shape[0], out_h, out_w, x.shape[3]), x.dtype)
         use_max = self.mode == "max"
         pool_forward(x, self.size, self._stride, use_max, out)
         # max pooling's backward compares the input with the output: keep a copy
         # that an in-place activation downstream cannot change
-        return out, (x, out.copy() if use_max and training else None)
+        top = None
+        if use_max and training:
+            top = empty_like(out)
+            top[...] = out
+        return out, (x, top)
 
     def backward(self, dout, cache, params, need_dx=True):
         if not need_dx:
             return None, []
         x, out = cache
-        dx = np.empty_like(x)
+        dx = empty_like(x)
         use_max = self.mode == "max"
         dout = np.ascontiguousarray(dout)
         top = dout if out is None else out  # average pooling does not read it
@@ -791,14 +811,18 @@ class Flatten(Layer):
     def forward(self, x, params, training=True, rng=None):
         if x.ndim == 2:  # already rows
             return x, None
-        return np.ascontiguousarray(x.reshape(-1, x.shape[-1]).T), x.shape
+        rows = empty((x.shape[-1], x.size // x.shape[-1]), x.dtype)
+        rows[...] = x.reshape(-1, x.shape[-1]).T
+        return rows, x.shape
 
     def backward(self, dout, cache, params, need_dx=True):
         if not need_dx:
             return None, []
         if cache is None:
             return dout, []
-        return np.ascontiguousarray(dout.T).reshape(cache), []
+        maps = empty((dout.shape[1], dout.shape[0]), dout.dtype)
+        maps[...] = dout.T
+        return maps.reshape(cache), []
 
 
 class Dropout(Layer):

@@ -53,6 +53,7 @@ from skcnn._kernels._dense import (
 from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
+from skcnn._workspace import Workspace
 
 _STOCHASTIC_SOLVERS = ["adam", "sgd"]
 
@@ -859,13 +860,15 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         batches = range(0, n, batch_size)
         bar = tqdm(batches, desc=f"epoch {self.n_iter_ + 1}", leave=False,
                    disable=self.verbose < 2)  # fmt: skip
+        workspace = Workspace()  # each step reuses the previous step's arrays
         for lo in bar:
             rows = order[lo : lo + batch_size]
             batch = X[rows if index is None else index[rows]]
-            loss = self._train_step(
-                batch.astype(self._packed.dtype, copy=False), target[rows],
-                weight[rows],
-            )  # fmt: skip
+            with workspace.step():
+                loss = self._train_step(
+                    batch.astype(self._packed.dtype, copy=False), target[rows],
+                    weight[rows],
+                )  # fmt: skip
             if not np.isfinite(loss):
                 return loss
             total += loss * len(rows)
@@ -930,12 +933,14 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         chunk = max(self._predict_batch, 4096)
         grad = np.empty_like(self._packed)
         loss = self._start_gradient(weight_sum, grad)
+        workspace = Workspace()
         for lo in range(0, X.shape[0], chunk):
             rows = slice(lo, lo + chunk)
             batch = X[rows].astype(self._packed.dtype, copy=False)
-            loss += self._add_gradient(
-                batch, target[rows], weight[rows], weight_sum, grad
-            )
+            with workspace.step():
+                loss += self._add_gradient(
+                    batch, target[rows], weight[rows], weight_sum, grad
+                )
         return loss, grad
 
     def _fit_lbfgs(self, X, target, weight, root, y, first):
