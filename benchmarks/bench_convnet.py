@@ -8,7 +8,15 @@ cross-entropy, no augmentation:
 - ``convnet``: conv 32@5x5 "same", relu, 2x2 max pool, conv 64@5x5 "same",
   relu, 2x2 max pool, flatten, dense 128, relu, dropout 0.5, dense 10;
 - ``lenet``: LeNet-5 as in ``bench_lenet.py`` (28x28 padded to 32x32, tanh,
-  average pooling, 6/16/120 maps, dense 84, dense 10).
+  average pooling, 6/16/120 maps, dense 84, dense 10);
+- ``vgg``: the step after LeNet-5 on colour images, 3x3 "same" convolutions:
+  conv 32, relu, conv 32, relu, 2x2 max pool, conv 64, relu, conv 64, relu,
+  2x2 max pool, flatten, dense 256, relu, dense 10, on 32x32x3 images
+  (``--n-train-vgg``, default 5,000, and 2,000 test images). They are MNIST
+  digits padded to 32x32 and coloured, a colour per image for the digit and
+  another for the background (seeded), so that the net has something to learn
+  without a download; ``--cifar10`` uses CIFAR-10 instead (downloaded into the
+  data home when missing).
 
 It prints the seconds of one training epoch on the 60,000 training images and
 of predicting the 10,000 test images, for each library, the ratio
@@ -59,14 +67,16 @@ import warnings
 import numpy as np
 import torch
 from _common import add_threads_argument, cpu_description, sgemm_gflops
-from _torch_nets import forward_flop, torch_model
+from _torch_nets import INPUT_SHAPES, forward_flop, torch_model
 from sklearn.exceptions import ConvergenceWarning
 from torch import nn
 
 from skcnn import ConvNetClassifier, LeNet5Classifier, warm_up
-from skcnn.datasets import load_mnist
+from skcnn.datasets import load_cifar10, load_mnist
+from skcnn.layers import Activation, Conv2D, Dense, Flatten, MaxPool2D
 
-MODELS = ("convnet", "lenet")
+MODELS = ("convnet", "lenet", "vgg")
+ACCURACY_MODELS = ("convnet", "lenet")
 # Accuracy mode: (test error, within seconds of fitting, within epochs).
 TARGETS = {"convnet": (0.005, 1200, None), "lenet": (0.008, None, 30)}
 WARMUP_IMAGES = 672  # ten batches of 64 and a partial one of 32, as an epoch ends
@@ -86,11 +96,34 @@ def skcnn_model(name, threads, **params):
     }
     if name == "lenet":
         return LeNet5Classifier(**common, **params)
+    if name == "vgg":
+        return ConvNetClassifier(layers=vgg_layers(), **common, **params)
     return ConvNetClassifier(
         conv_filters=(32, 64), kernel_size=5, padding="same", pooling="max",
         pool_size=2, hidden_layer_sizes=(128,), activation="relu", dropout=0.5,
         **common, **params,
     )  # fmt: skip
+
+
+def vgg_layers():
+    """The VGG-style stack of 3x3 convolutions, as skcnn layers."""
+    return [
+        Conv2D(32, 3, padding="same"), Activation("relu"),
+        Conv2D(32, 3, padding="same"), Activation("relu"), MaxPool2D(2),
+        Conv2D(64, 3, padding="same"), Activation("relu"),
+        Conv2D(64, 3, padding="same"), Activation("relu"), MaxPool2D(2),
+        Flatten(), Dense(256), Activation("relu"),
+    ]  # fmt: skip
+
+
+def colour_digits(X, seed):
+    """MNIST rows (n, 784) in [0, 1] as 32x32x3 colour images, flat (n, 3072):
+    the digit padded by 2 pixels, in a random colour on a random background."""
+    rng = np.random.default_rng(seed)
+    digits = np.pad(X.reshape(-1, 28, 28), ((0, 0), (2, 2), (2, 2)))[..., None]
+    front = rng.uniform(0.4, 1.0, (len(X), 1, 1, 3)).astype(np.float32)
+    back = rng.uniform(0.0, 0.4, (len(X), 1, 1, 3)).astype(np.float32)
+    return (back + (front - back) * digits).reshape(len(X), -1)
 
 
 # Accuracy mode: the schedule of each model on top of skcnn_model's settings.
@@ -157,9 +190,14 @@ SLICE = 6400  # images per timed slice of an epoch: 100 minibatches of 64
 def speed(name, data, args, bound) -> dict:
     """Time training epochs and predictions of both libraries, interleaved."""
     X, y, X_test, y_test = data
-    tX = torch.from_numpy(X.reshape(-1, 1, 28, 28))
-    tX_test = torch.from_numpy(X_test.reshape(-1, 1, 28, 28))
-    flop = forward_flop(torch_model(name))
+    channels, height, width = INPUT_SHAPES[name]
+
+    def as_nchw(rows):  # skcnn's flat rows are (height, width, channels) images
+        images = rows.reshape(-1, height, width, channels).transpose(0, 3, 1, 2)
+        return torch.from_numpy(np.ascontiguousarray(images))
+
+    tX, tX_test = as_nchw(X), as_nchw(X_test)
+    flop = forward_flop(torch_model(name), INPUT_SHAPES[name])
     runs = {f"PyTorch {k}": TorchRun(name, v, tX, torch.from_numpy(y))
             for k, v in FORMATS.items()}  # fmt: skip
     for run in runs.values():  # oneDNN builds its primitives for each shape
@@ -377,7 +415,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-home", default=None)
     add_threads_argument(parser)
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=None)
     parser.add_argument(
         "--epochs",
         type=int,
@@ -400,18 +438,41 @@ def main(argv=None) -> int:
         "--n-train", type=int, default=None, help="use only the first N training images"
     )
     parser.add_argument(
+        "--n-train-vgg", type=int, default=5000, help="training images of the vgg net"
+    )
+    parser.add_argument(
+        "--cifar10", action="store_true", help="vgg: CIFAR-10 instead of coloured MNIST"
+    )
+    parser.add_argument(
         "--torch-only", action="store_true", help="speed: time PyTorch alone"
     )
     args = parser.parse_args(argv)
     if args.epochs is None:
         args.epochs = 30 if args.accuracy else 2
+    if args.models is None:
+        args.models = list(ACCURACY_MODELS if args.accuracy else MODELS)
     torch.set_num_threads(args.threads)
     X, y = load_mnist(args.data_home, return_X_y=True, scale=True)
     X_test, y_test = load_mnist(
         args.data_home, subset="test", return_X_y=True, scale=True
     )
     X, y = X[: args.n_train], y[: args.n_train]
-    data = (X, y, X_test, y_test)
+    data = dict.fromkeys(("convnet", "lenet"), (X, y, X_test, y_test))
+    if "vgg" in args.models:
+        if args.accuracy:
+            parser.error("--accuracy runs the MNIST nets only: drop vgg from --models")
+        n_vgg, n_test = args.n_train_vgg, 2000
+        if args.cifar10:
+            Xc, yc = load_cifar10(args.data_home, return_X_y=True, scale=True)
+            Xc_test, yc_test = load_cifar10(
+                args.data_home, subset="test", return_X_y=True, scale=True
+            )
+            data["vgg"] = (Xc[:n_vgg], yc[:n_vgg], Xc_test[:n_test], yc_test[:n_test])
+        else:
+            data["vgg"] = (
+                colour_digits(X[:n_vgg], 0), y[:n_vgg],
+                colour_digits(X_test[:n_test], 1), y_test[:n_test],
+            )  # fmt: skip
 
     bound = sgemm_gflops(args.threads)
     print(f"CPU: {cpu_description()}")
@@ -430,9 +491,9 @@ def main(argv=None) -> int:
     for name in args.models:
         print(f"\n{name}")
         if args.accuracy:
-            results.append(accuracy(name, data, args))
+            results.append(accuracy(name, data[name], args))
         else:
-            results.append(speed(name, data, args, bound))
+            results.append(speed(name, data[name], args, bound))
     print()
     if args.accuracy:
         print(accuracy_table(results))
