@@ -677,8 +677,7 @@ class Conv2D(Layer):
         dx = empty_like(x)
         conv_backward_input(dout, weight, self.stride, dx)
         if p:
-            inner = empty((dx.shape[0], dx.shape[1] - 2 * p, dx.shape[2] - 2 * p,
-                           dx.shape[3]), dx.dtype)  # fmt: skip
+            inner = empty_like(dx[:, p:-p, p:-p])
             inner[...] = dx[:, p:-p, p:-p]
             dx = inner
         return dx, [dweight, dbias]
