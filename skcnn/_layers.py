@@ -43,6 +43,12 @@ from skcnn._kernels._dense import (
     tanh_float32,
 )
 from skcnn._kernels._pool import pool_backward, pool_forward
+from skcnn._kernels._winograd import (
+    winograd_backward_input,
+    winograd_backward_weight,
+    winograd_fits,
+    winograd_forward,
+)
 from skcnn._workspace import empty, empty_like
 
 
@@ -661,16 +667,31 @@ class Conv2D(Layer):
     def forward(self, x, params, training=True, rng=None):
         weight, bias = params
         out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
-        x = _padded_maps(x, self.pad)
         out = empty((self.filters, out_h, out_w, x.shape[3]), x.dtype)
+        # Training runs 3x3 layers by Winograd's algorithm, whose products use
+        # BLAS; inference keeps the direct kernels, where a sample's result
+        # cannot depend on its batch (see skcnn/_kernels/_winograd.py).
+        shape = (x.shape[0], self.filters, self.size, self.stride, self.pad)
+        if training and winograd_fits(*shape, out_h, out_w):
+            x = np.ascontiguousarray(x)
+            winograd_forward(x, weight, bias, self.pad, out)
+            return out, (x, True)
+        x = _padded_maps(x, self.pad)
         conv_forward(x, weight, bias, self.stride, out, blas=training)
-        return out, x
+        return out, (x, False)
 
     def backward(self, dout, cache, params, need_dx=True):
         weight, bias = params
-        x, p = cache, self.pad
+        (x, winograd), p = cache, self.pad
         dout = np.ascontiguousarray(dout)
         dweight, dbias = empty_like(weight), empty_like(bias)
+        if winograd:
+            winograd_backward_weight(x, dout, p, dweight, dbias)
+            dx = None
+            if need_dx:
+                dx = empty_like(x)
+                winograd_backward_input(dout, weight, p, dx)
+            return dx, [dweight, dbias]
         conv_backward_weight(x, dout, self.stride, dweight, dbias)
         if not need_dx:
             return None, [dweight, dbias]
