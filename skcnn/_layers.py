@@ -39,6 +39,7 @@ from skcnn._kernels._dense import (
     dense_rows,
     logistic_backward,
     relu_backward,
+    relu_forward,
     tanh_backward,
     tanh_float32,
 )
@@ -60,7 +61,10 @@ def _tanh(x):
 
 
 def _relu(x):
-    np.maximum(x, 0, out=x)
+    if x.flags.c_contiguous and x.dtype in (np.float32, np.float64):
+        relu_forward(x.reshape(len(x), -1))  # (samples or channels, rest)
+    else:
+        np.maximum(x, 0, out=x)
 
 
 def _logistic(x):

@@ -96,6 +96,17 @@ def tanh_backward(dout, out):
 
 
 @jit(parallel=True)
+def relu_forward(x):
+    """``x = max(x, 0)`` in place over a 2-D array, rows in parallel (NaN stays)."""
+    zero = x.dtype.type(0)
+    for i in prange(x.shape[0]):
+        row = x[i]
+        for j in range(row.shape[0]):
+            if row[j] < zero:
+                row[j] = zero
+
+
+@jit(parallel=True)
 def relu_backward(dout, out):
     """``dout *= (out > 0)`` in place, ``out`` being relu's output."""
     d, o = dout.reshape(dout.shape[0], -1), out.reshape(out.shape[0], -1)

@@ -92,10 +92,15 @@ def _max_backward(x, out, dout, size, stride, dx):
     element of the window (row by row) equal to the maximum."""
     channels, out_h, out_w, n = out.shape
     zero = dx.dtype.type(0)
+    # windows that tile the map exactly write each element of dx once
+    tiled = (
+        stride == size and out_h * size == dx.shape[1] and out_w * size == dx.shape[2]
+    )
     for c in prange(channels):
-        plane = dx[c].reshape(-1)
-        for i in range(plane.shape[0]):
-            plane[i] = 0
+        if not tiled:
+            plane = dx[c].reshape(-1)
+            for i in range(plane.shape[0]):
+                plane[i] = 0
         free = np.empty(n, np.bool_)  # samples whose maximum is still unclaimed
         for y in range(out_h):
             for col in range(out_w):
@@ -107,7 +112,13 @@ def _max_backward(x, out, dout, size, stride, dx):
                     kx = k - ky * size
                     d = dx[c, y * stride + ky, col * stride + kx]
                     v = x[c, y * stride + ky, col * stride + kx]
-                    for i in range(n):  # branch-free over contiguous samples
+                    if tiled:
+                        for i in range(n):  # branch-free over contiguous samples
+                            hit = free[i] and v[i] == top[i]
+                            d[i] = g[i] if hit else zero
+                            free[i] = free[i] and not hit
+                        continue
+                    for i in range(n):
                         hit = free[i] and v[i] == top[i]
                         d[i] += g[i] if hit else zero
                         free[i] = free[i] and not hit

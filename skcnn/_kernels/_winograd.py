@@ -73,10 +73,23 @@ def winograd_fits(in_c, n_filters, size, stride, pad, out_h, out_w):
 
 
 def transform_filters(weight):
-    """``U[e] = (G w G^T)[e]`` as a (16, n_filters, in_c) array of weight's dtype."""
-    g = _G.astype(weight.dtype)
-    u = g @ weight @ g.T  # (n_filters, in_c, 4, 4)
-    return np.ascontiguousarray(u.transpose(2, 3, 0, 1)).reshape(16, *weight.shape[:2])
+    """``U[e] = (G w G^T)[e]`` as a (16, n_filters, in_c) array of weight's dtype.
+
+    One matrix product: ``vec(G w G^T) = (G kron G) vec(w)`` for every filter
+    and channel at once.
+    """
+    n_filters, in_c = weight.shape[:2]
+    taps = weight.reshape(n_filters * in_c, 9)
+    u = _kron_g(weight.dtype) @ taps.T  # (16, n_filters * in_c)
+    return u.reshape(16, n_filters, in_c)
+
+
+_KRON_G = np.kron(_G, _G)
+"""``G kron G`` (16, 9): a 3x3 filter (row-major) to its 4x4 transform."""
+
+
+def _kron_g(dtype):
+    return _KRON_G.astype(dtype, copy=False)
 
 
 def _flipped(weight):
@@ -117,15 +130,18 @@ def _rows_pass(x, pad, y0, zero, T):
 
 
 @jit
-def _columns_pass(T, x0, V):
-    """``V[4q + j, c] = (T[c, q] B)[j]`` for the tile whose patch starts at ``x0``."""
+def _columns_pass(T, x0, V, lane0):
+    """``V[4q + j, c, lane0:][:n] = (T[c, q] B)[j]``: the tile whose patch is at x0."""
     in_c, n = T.shape[0], T.shape[3]
     for q in range(4):
         for c in range(in_c):
             a, b = T[c, q, x0], T[c, q, x0 + 1]
             m, d = T[c, q, x0 + 2], T[c, q, x0 + 3]
-            v0, v1 = V[4 * q, c], V[4 * q + 1, c]
-            v2, v3 = V[4 * q + 2, c], V[4 * q + 3, c]
+            v0, v1 = V[4 * q, c, lane0 : lane0 + n], V[4 * q + 1, c, lane0 : lane0 + n]
+            v2, v3 = (
+                V[4 * q + 2, c, lane0 : lane0 + n],
+                V[4 * q + 3, c, lane0 : lane0 + n],
+            )
             for i in range(n):
                 v0[i] = a[i] - m[i]
             for i in range(n):
@@ -174,7 +190,7 @@ def _forward(x, U, bias, pad, out):
         S = np.empty((8, n_filters, n), x.dtype)
         _rows_pass(x, pad, 2 * ty, zero, T)
         for tx in range(tiles_w):
-            _columns_pass(T, 2 * tx, V)
+            _columns_pass(T, 2 * tx, V, 0)
             for e in range(16):
                 np.dot(U[e], V[e], M[e])
             _output_pass(M, S, bias, out, 2 * ty, 2 * tx)
@@ -200,60 +216,102 @@ def winograd_backward_input(dout, weight, pad, dx):
     _forward(dout, transform_filters(_flipped(weight)), no_bias, 2 - pad, dx)
 
 
+_PAIRS = np.array([[0, 2, -1], [1, 2, 1], [2, 1, -1], [1, 3, -1]])
+"""Row ``q`` of ``B^T`` as (first index, second index, sign of the second): its
+only two non-zero entries (the first is +1)."""
+
+_A_ROWS = np.array([[1, 0], [1, 1], [1, -1], [0, -1]])
+"""``A`` (4, 2): row ``q`` of ``A dout`` combines the tile's two rows so."""
+
+
 @jit
-def _gradient_tiles(dout, y0, x0, Mt):
-    """``Mt[e] = (A dout A^T)[e]`` for the 2x2 output tile at (y0, x0), every filter."""
+def _row_combination(x, pad, y0, q, zero, Tq):
+    """``Tq[c] = (B^T d)[q]``: row ``q`` of the transform of the four rows from y0.
+
+    x : (in_c, in_h, in_w, n); Tq : (in_c, in_w + 2 * pad, n), overwritten,
+    zero-padded. Row ``y0`` is row ``y0 - pad`` of x; zero : (in_w, n) zeros.
+    """
+    in_c, in_h, in_w = x.shape[:3]
+    a, b = y0 + _PAIRS[q, 0] - pad, y0 + _PAIRS[q, 1] - pad
+    sign = x.dtype.type(_PAIRS[q, 2])
+    for c in range(in_c):
+        ra = (x[c, a] if 0 <= a < in_h else zero).reshape(-1)
+        rb = (x[c, b] if 0 <= b < in_h else zero).reshape(-1)
+        Tq[c, :pad] = 0
+        Tq[c, pad + in_w :] = 0
+        t = Tq[c, pad : pad + in_w].reshape(-1)
+        for i in range(t.shape[0]):
+            t[i] = ra[i] + sign * rb[i]
+
+
+@jit
+def _column_combination(Tq, x0, j, Ve, lane0):
+    """``Ve[c, lane0:][:n] = (Tq[c] B)[j]`` for the tile whose patch is at x0."""
+    in_c, n = Tq.shape[0], Tq.shape[2]
+    a, b = x0 + _PAIRS[j, 0], x0 + _PAIRS[j, 1]
+    sign = Tq.dtype.type(_PAIRS[j, 2])
+    for c in range(in_c):
+        ta, tb, v = Tq[c, a], Tq[c, b], Ve[c, lane0 : lane0 + n]
+        for i in range(n):
+            v[i] = ta[i] + sign * tb[i]
+
+
+@jit
+def _gradient_combination(dout, y0, x0, q, j, Me, lane0):
+    """``Me[:, lane0:][:, :n] = (A dout A^T)[q, j]`` for the output tile at (y0, x0).
+
+    Coefficients are 0 and +-1, so every value is exact sums of dout's.
+    """
     n_filters, n = dout.shape[0], dout.shape[3]
+    one = dout.dtype.type(1)
+    top, bottom = one * _A_ROWS[q, 0], one * _A_ROWS[q, 1]
+    left, right = one * _A_ROWS[j, 0], one * _A_ROWS[j, 1]
     for f in range(n_filters):
-        p, q = dout[f, y0, x0], dout[f, y0, x0 + 1]
-        r, s = dout[f, y0 + 1, x0], dout[f, y0 + 1, x0 + 1]
-        # rows of A dout: (p, q), (p + r, q + s), (p - r, q - s), (-r, -s);
-        # then each times A^T along the columns: (a, a + b, a - b, -b)
+        p, s = dout[f, y0, x0], dout[f, y0, x0 + 1]
+        r, t = dout[f, y0 + 1, x0], dout[f, y0 + 1, x0 + 1]
+        m = Me[f, lane0 : lane0 + n]
         for i in range(n):
-            Mt[0, f, i] = p[i]
-            Mt[1, f, i] = p[i] + q[i]
-            Mt[2, f, i] = p[i] - q[i]
-            Mt[3, f, i] = -q[i]
-        for i in range(n):
-            a, b = p[i] + r[i], q[i] + s[i]
-            Mt[4, f, i] = a
-            Mt[5, f, i] = a + b
-            Mt[6, f, i] = a - b
-            Mt[7, f, i] = -b
-        for i in range(n):
-            a, b = p[i] - r[i], q[i] - s[i]
-            Mt[8, f, i] = a
-            Mt[9, f, i] = a + b
-            Mt[10, f, i] = a - b
-            Mt[11, f, i] = -b
-        for i in range(n):
-            Mt[12, f, i] = -r[i]
-            Mt[13, f, i] = -(r[i] + s[i])
-            Mt[14, f, i] = s[i] - r[i]
-            Mt[15, f, i] = s[i]
+            m[i] = left * (top * p[i] + bottom * r[i]) + right * (
+                top * s[i] + bottom * t[i]
+            )
 
 
 @jit(parallel=True)
-def _backward_filters(x, dout, pad, dU):
-    """``dU[ty] = sum over the tiles of row ty of Mt[e] @ V[e]^T`` (BLAS)."""
+def _backward_filters(x, dout, pad, chunk, dU):
+    """``dU[ty, e] = sum over row ty's tiles of Me @ Ve^T``, ``chunk`` tiles a product.
+
+    One transform position ``e`` at a time, so that its two operands (lanes:
+    ``chunk`` tiles, a divisor of a row's tiles, x the samples) stay in cache;
+    each product sums over all their lanes in BLAS, and the chunks' products
+    are added in order.
+    """
     in_c, _, in_w, n = x.shape
     n_filters = dout.shape[0]
     tiles_h, tiles_w = dout.shape[1] // 2, dout.shape[2] // 2
     zero = np.zeros((in_w, n), x.dtype)
     for ty in prange(tiles_h):
-        T = np.empty((in_c, 4, in_w + 2 * pad, n), x.dtype)
-        V = np.empty((16, in_c, n), x.dtype)
-        Mt = np.empty((16, n_filters, n), x.dtype)
+        Tq = np.empty((in_c, in_w + 2 * pad, n), x.dtype)
+        Ve = np.empty((in_c, chunk * n), x.dtype)
+        Me = np.empty((n_filters, chunk * n), x.dtype)
         part = np.empty((n_filters, in_c), x.dtype)
-        total = dU[ty]
-        total[:] = 0
-        _rows_pass(x, pad, 2 * ty, zero, T)
-        for tx in range(tiles_w):
-            _columns_pass(T, 2 * tx, V)
-            _gradient_tiles(dout, 2 * ty, 2 * tx, Mt)
-            for e in range(16):
-                np.dot(Mt[e], V[e].T, part)
-                total[e] += part
+        for q in range(4):
+            _row_combination(x, pad, 2 * ty, q, zero, Tq)
+            for j in range(4):
+                total = dU[ty, 4 * q + j]
+                for t0 in range(0, tiles_w, chunk):
+                    for t in range(chunk):
+                        x0 = 2 * (t0 + t)
+                        _column_combination(Tq, x0, j, Ve, t * n)
+                        _gradient_combination(dout, 2 * ty, x0, q, j, Me, t * n)
+                    if t0 == 0:
+                        np.dot(Me, Ve.T, total)
+                    else:
+                        np.dot(Me, Ve.T, part)
+                        total += part
+
+
+_LANES = 512
+"""Lanes (tiles x samples) summed by one product of the weight gradient."""
 
 
 def winograd_backward_weight(x, dout, pad, dweight, dbias):
@@ -264,11 +322,18 @@ def winograd_backward_weight(x, dout, pad, dweight, dbias):
     """
     tiles_h = dout.shape[1] // 2
     dU = np.empty((tiles_h, 16, *dweight.shape[:2]), dweight.dtype)
-    _backward_filters(x, dout, pad, dU)
+    tiles_w = dout.shape[2] // 2
+    chunk = max(
+        c
+        for c in range(1, tiles_w + 1)
+        if tiles_w % c == 0 and (c == 1 or c * dout.shape[3] <= _LANES)
+    )
+    _backward_filters(x, dout, pad, chunk, dU)
     total = dU[0].copy()
     for part in dU[1:]:  # in order: the same bits for any thread count
         total += part
-    g = _G.astype(dweight.dtype)
-    u = total.reshape(4, 4, *dweight.shape[:2]).transpose(2, 3, 0, 1)
-    dweight[...] = g.T @ u @ g
+    # dw = G^T dU G for every filter and channel: vec(dw) = (G kron G)^T vec(dU)
+    n_filters, in_c = dweight.shape[:2]
+    dw = _kron_g(dweight.dtype).T @ total.reshape(16, n_filters * in_c)  # (9, f*c)
+    dweight.reshape(n_filters * in_c, 9)[...] = dw.T
     dbias[...] = dout.reshape(dout.shape[0], -1).sum(axis=1)
