@@ -19,7 +19,8 @@ e.g. 32 -> 64 filters 5x5) the two backward functions pick other kernels, in
 plain Python (:func:`_is_wide`). A filter as large as its (padded) input, such
 as LeNet-5's C5, is a dense layer in disguise: batch-last, the input is already
 the ``(in_c * size**2, n)`` matrix of its taps, and all three passes are one
-matrix product each (:func:`_covers_input`). The
+matrix product each; so is a 1x1 filter with stride 1, whose input is the
+``(in_c, height * width * n)`` matrix of its pixels (:func:`_is_product`). The
 weight gradient becomes a register tile of two filters x five taps, dot
 products over whole output rows. The input gradient becomes, per output row and
 chunk of lanes, one small single-threaded sgemm (numba's ``np.dot``: BLAS must
@@ -341,16 +342,19 @@ def images_to_maps(x, height, width, offset, scale, out):
                     o[k] = (x[k, column] - offset) * scale
 
 
-def _covers_input(x_shape, size):
-    """Whether the filter spans the whole padded input (a 1x1 output)."""
-    return x_shape[1] == size and x_shape[2] == size
+def _is_product(x_shape, size, stride):
+    """Whether a layer is one matrix product: the filter spans the whole padded
+    input (a 1x1 output), or it is 1x1 with stride 1."""
+    covers = x_shape[1] == size and x_shape[2] == size
+    return covers or (size == 1 and stride == 1)
 
 
 def _as_matrices(x, weight, out):
-    """The batch-last arrays of a 1x1-output layer as matrices (views):
-    ``x`` (taps, n), ``weight`` (n_filters, taps), ``out`` (n_filters, n)."""
-    n_filters, n = weight.shape[0], x.shape[3]
-    return x.reshape(-1, n), weight.reshape(n_filters, -1), out.reshape(n_filters, n)
+    """The batch-last arrays of a matrix-product layer as matrices (views):
+    ``x`` (taps, pixels x n), ``weight`` (n_filters, taps), ``out`` (n_filters,
+    pixels x n), with one pixel (a 1x1 output) or taps = in_c (a 1x1 filter)."""
+    w2 = weight.reshape(weight.shape[0], -1)
+    return x.reshape(w2.shape[1], -1), w2, out.reshape(w2.shape[0], -1)
 
 
 def conv_forward(x, weight, bias, stride, out, blas=True):
@@ -358,12 +362,12 @@ def conv_forward(x, weight, bias, stride, out, blas=True):
 
     x : (in_c, in_h, in_w, n), padded; weight : (n_filters, in_c, size, size);
     bias : (n_filters,); out : (n_filters, out_h, out_w, n), overwritten.
-    :func:`_forward_direct`, or one matrix product when the filter covers the
-    input and ``blas`` allows it. (BLAS may round a sample differently by its
+    :func:`_forward_direct`, or one matrix product (:func:`_is_product`) when
+    ``blas`` allows it. (BLAS may round a sample differently by its
     place among the columns; inference passes ``blas=False`` so that it never
     does.)
     """
-    if blas and _covers_input(x.shape, weight.shape[2]):
+    if blas and _is_product(x.shape, weight.shape[2], stride):
         x2, w2, out2 = _as_matrices(x, weight, out)
         np.dot(w2, x2, out=out2)
         out2 += bias[:, None]
@@ -401,7 +405,7 @@ def conv_backward_weight(x, dout, stride, dweight, dbias):
     :func:`_backward_weight_tiles`.
     """
     n_filters, in_c, size, _ = dweight.shape
-    if _covers_input(x.shape, size):
+    if _is_product(x.shape, size, stride):
         x2, dw2, dout2 = _as_matrices(x, dweight, dout)
         np.dot(dout2, x2.T, out=dw2)
         np.sum(dout2, axis=1, out=dbias)
@@ -419,7 +423,7 @@ def conv_backward_input(dout, weight, stride, dx):
     """
     n_filters, in_c, size, _ = weight.shape
     block = _channel_block(in_c)
-    if _covers_input(dx.shape, size):
+    if _is_product(dx.shape, size, stride):
         dx2, w2, dout2 = _as_matrices(dx, weight, dout)
         np.dot(w2.T, dout2, out=dx2)
     elif block and _is_wide(in_c, n_filters, size, stride, dout.shape[1]):

@@ -15,6 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from skcnn._kernels._conv import (
     _channel_block,
+    _is_product,
     _is_wide,
     conv_backward_input,
     conv_backward_weight,
@@ -73,6 +74,8 @@ def _adjoints(x, weight, stride, dout):
         (4, 5, 5, 4, 3, 5, 1),  # C5-like: 1x1 output (one matrix product)
         (2, 3, 3, 3, 4, 3, 2),  # the filter covers the input, stride 2
         (1, 4, 4, 1, 1, 1, 1),  # 1x1 filter, one sample
+        (5, 6, 7, 3, 9, 1, 1),  # 1x1 filter: one matrix product over all pixels
+        (4, 7, 7, 2, 6, 1, 2),  # 1x1 filter with stride 2: direct
     ],
 )
 def test_conv_kernels_match_reference(in_c, in_h, in_w, n, n_filters, size, stride):
@@ -166,7 +169,11 @@ def _stride1_adjoints(x, weight, dout):
 
 
 def test_layer_geometry_picks_the_kernels():
-    """LeNet-5's layers and a first layer stay direct; a wide conv2 does not."""
+    """LeNet-5's layers and a first layer stay direct; a wide conv2 does not;
+    C5 (a 1x1 output) and 1x1 filters with stride 1 are matrix products."""
+    assert _is_product((16, 5, 5, 64), 5, 1) and _is_product((32, 8, 8, 64), 1, 1)
+    assert not _is_product((32, 8, 8, 64), 1, 2)
+    assert not _is_product((32, 8, 8, 64), 3, 1)
     for in_c, n_filters, out_h in [(1, 6, 28), (6, 16, 10), (16, 120, 1), (1, 32, 28)]:
         assert not _is_wide(in_c, n_filters, 5, 1, out_h)
     assert _is_wide(32, 64, 5, 1, 14) and _channel_block(32) == 16
