@@ -48,22 +48,55 @@ from numba import prange
 
 from skcnn._kernels._jit import jit
 
-_G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
-"""The filter transform of F(2x2, 3x3): a 3-tap filter to its 4 products."""
+TRANSFORMS = {
+    3: (
+        np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], float),
+        np.array([[1, 0, 0], [1 / 2, 1 / 2, 1 / 2], [1 / 2, -1 / 2, 1 / 2], [0, 0, 1]]),
+        np.array([[1, 1, 1, 0], [0, 1, -1, -1]], float),
+    ),
+    5: (
+        np.array(
+            [
+                [4, 0, -5, 0, 1, 0],
+                [0, -4, -4, 1, 1, 0],
+                [0, 4, -4, -1, 1, 0],
+                [0, -2, -1, 2, 1, 0],
+                [0, 2, -1, -2, 1, 0],
+                [0, 4, 0, -5, 0, 1],
+            ],
+            float,
+        ),
+        np.array(
+            [
+                [1 / 4, 0, 0, 0, 0],
+                [-1 / 6, -1 / 6, -1 / 6, -1 / 6, -1 / 6],
+                [-1 / 6, 1 / 6, -1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6, 1 / 3, 2 / 3],
+                [1 / 24, -1 / 12, 1 / 6, -1 / 3, 2 / 3],
+                [0, 0, 0, 0, 1],
+            ]
+        ),
+        np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 1]], float),
+    ),
+}
+"""``(B^T, G, A^T)`` of F(2x2, r x r) by filter size ``r``: interpolation at
+0, 1, -1 (and 2, -2 for r = 5) and infinity. The 3x3 forward pass has its own
+kernels written for these matrices (:func:`_rows_pass` and the next two)."""
 
 
 def winograd_fits(in_c, n_filters, size, stride, pad, out_h, out_w):
-    """Whether a layer runs the Winograd kernels.
+    """Whether a layer trains by the Winograd kernels.
 
-    3x3 filters with stride 1 and at most 2 pixels of padding, an even output
-    (whole tiles), and enough channels and filters for the 16 products to pay
-    for the transforms (below that, the direct kernels are faster:
-    ``benchmarks/bench_conv.py`` measures both).
+    3x3 or 5x5 filters with stride 1 and less padding than the filter's size,
+    an even output (whole tiles), and enough channels and filters for the
+    products to pay for the transforms (below that, e.g. a first layer of 1 or
+    3 channels, the direct kernels are faster: ``benchmarks/bench_conv.py``
+    measures both).
     """
     return (
-        size == 3
+        size in TRANSFORMS
         and stride == 1
-        and pad <= 2
+        and pad < size
         and out_h % 2 == 0
         and out_w % 2 == 0
         and out_h >= 4
@@ -73,23 +106,24 @@ def winograd_fits(in_c, n_filters, size, stride, pad, out_h, out_w):
 
 
 def transform_filters(weight):
-    """``U[e] = (G w G^T)[e]`` as a (16, n_filters, in_c) array of weight's dtype.
+    """``U[e] = (G w G^T)[e]`` as an (a**2, n_filters, in_c) array of weight's dtype.
 
     One matrix product: ``vec(G w G^T) = (G kron G) vec(w)`` for every filter
     and channel at once.
     """
-    n_filters, in_c = weight.shape[:2]
-    taps = weight.reshape(n_filters * in_c, 9)
-    u = _kron_g(weight.dtype) @ taps.T  # (16, n_filters * in_c)
-    return u.reshape(16, n_filters, in_c)
+    n_filters, in_c, size, _ = weight.shape
+    taps = weight.reshape(n_filters * in_c, size * size)
+    u = _kron_g(size, weight.dtype) @ taps.T  # (a**2, n_filters * in_c)
+    return u.reshape(-1, n_filters, in_c)
 
 
-_KRON_G = np.kron(_G, _G)
-"""``G kron G`` (16, 9): a 3x3 filter (row-major) to its 4x4 transform."""
+_KRON_G = {size: np.kron(g, g) for size, (_, g, _) in TRANSFORMS.items()}
+"""``G kron G`` (a**2, r**2) by filter size: a filter (row-major) to its
+transform."""
 
 
-def _kron_g(dtype):
-    return _KRON_G.astype(dtype, copy=False)
+def _kron_g(size, dtype):
+    return _KRON_G[size].astype(dtype, copy=False)
 
 
 def _flipped(weight):
@@ -197,75 +231,95 @@ def _forward(x, U, bias, pad, out):
 
 
 def winograd_forward(x, weight, bias, pad, out):
-    """``out = bias + conv(x zero-padded by pad, weight)`` for 3x3 stride-1 filters.
+    """``out = bias + conv(x zero-padded by pad, weight)`` for stride-1 filters.
 
     x : (in_c, in_h, in_w, n), C-contiguous, not padded; weight : (n_filters,
-    in_c, 3, 3); bias : (n_filters,); out : (n_filters, out_h, out_w, n) with
-    even ``out_h``, ``out_w``, overwritten.
+    in_c, r, r) with r = 3 or 5; bias : (n_filters,); out : (n_filters, out_h,
+    out_w, n) with even ``out_h``, ``out_w``, overwritten.
     """
-    _forward(x, transform_filters(weight), bias, pad, out)
+    size = weight.shape[2]
+    U = transform_filters(weight)
+    if size == 3:
+        _forward(x, U, bias, pad, out)
+    else:
+        index, weights = _terms(TRANSFORMS[size][0])
+        at = TRANSFORMS[size][2].astype(x.dtype)
+        _forward_by_position(x, U, bias, pad, index, weights, at, out)
 
 
 def winograd_backward_input(dout, weight, pad, dx):
     """The gradient of the (unpadded) input: ``dx`` (in_c, in_h, in_w, n), overwritten.
 
-    The forward pass of dout zero-padded by ``2 - pad`` with the filters
+    The forward pass of dout zero-padded by ``r - 1 - pad`` with the filters
     flipped and transposed (see the module's docstring).
     """
     no_bias = np.zeros(weight.shape[1], dx.dtype)
-    _forward(dout, transform_filters(_flipped(weight)), no_bias, 2 - pad, dx)
+    size = weight.shape[2]
+    winograd_forward(dout, _flipped(weight), no_bias, size - 1 - pad, dx)
 
 
-_PAIRS = np.array([[0, 2, -1], [1, 2, 1], [2, 1, -1], [1, 3, -1]])
-"""Row ``q`` of ``B^T`` as (first index, second index, sign of the second): its
-only two non-zero entries (the first is +1)."""
+def _terms(matrix):
+    """Each row's non-zero entries, four per row: (indices, weights), each (rows, 4).
 
-_A_ROWS = np.array([[1, 0], [1, 1], [1, -1], [0, -1]])
-"""``A`` (4, 2): row ``q`` of ``A dout`` combines the tile's two rows so."""
+    Rows with fewer repeat their first index with a zero weight."""
+    rows = matrix.shape[0]
+    indices, weights = np.zeros((rows, 4), np.int64), np.zeros((rows, 4))
+    for r in range(rows):
+        (nonzero,) = np.nonzero(matrix[r])
+        indices[r] = nonzero[0]
+        indices[r, : len(nonzero)] = nonzero
+        weights[r, : len(nonzero)] = matrix[r, nonzero]
+    return indices, weights
 
 
 @jit
-def _row_combination(x, pad, y0, q, zero, Tq):
-    """``Tq[c] = (B^T d)[q]``: row ``q`` of the transform of the four rows from y0.
+def _row_terms(x, pad, y0, index, weight, zero, Tq):
+    """``Tq[c] = (B^T d)[q]``: a row of B^T (its ``index`` and ``weight``, four
+    terms) applied to the input rows from ``y0``.
 
     x : (in_c, in_h, in_w, n); Tq : (in_c, in_w + 2 * pad, n), overwritten,
     zero-padded. Row ``y0`` is row ``y0 - pad`` of x; zero : (in_w, n) zeros.
     """
     in_c, in_h, in_w = x.shape[:3]
-    a, b = y0 + _PAIRS[q, 0] - pad, y0 + _PAIRS[q, 1] - pad
-    sign = x.dtype.type(_PAIRS[q, 2])
+    y = y0 - pad + index
+    w0, w1 = x.dtype.type(weight[0]), x.dtype.type(weight[1])
+    w2, w3 = x.dtype.type(weight[2]), x.dtype.type(weight[3])
     for c in range(in_c):
-        ra = (x[c, a] if 0 <= a < in_h else zero).reshape(-1)
-        rb = (x[c, b] if 0 <= b < in_h else zero).reshape(-1)
+        r0 = (x[c, y[0]] if 0 <= y[0] < in_h else zero).reshape(-1)
+        r1 = (x[c, y[1]] if 0 <= y[1] < in_h else zero).reshape(-1)
+        r2 = (x[c, y[2]] if 0 <= y[2] < in_h else zero).reshape(-1)
+        r3 = (x[c, y[3]] if 0 <= y[3] < in_h else zero).reshape(-1)
         Tq[c, :pad] = 0
         Tq[c, pad + in_w :] = 0
         t = Tq[c, pad : pad + in_w].reshape(-1)
         for i in range(t.shape[0]):
-            t[i] = ra[i] + sign * rb[i]
+            t[i] = (w0 * r0[i] + w1 * r1[i]) + (w2 * r2[i] + w3 * r3[i])
 
 
 @jit
-def _column_combination(Tq, x0, j, Ve, lane0):
-    """``Ve[c, lane0:][:n] = (Tq[c] B)[j]`` for the tile whose patch is at x0."""
+def _column_terms(Tq, x0, index, weight, Ve, lane0):
+    """``Ve[c, lane0:][:n] = (Tq[c] B)[j]`` for the tile whose patch is at x0
+    (column j of B: its ``index`` and ``weight``, four terms)."""
     in_c, n = Tq.shape[0], Tq.shape[2]
-    a, b = x0 + _PAIRS[j, 0], x0 + _PAIRS[j, 1]
-    sign = Tq.dtype.type(_PAIRS[j, 2])
+    col = x0 + index
+    w0, w1 = Tq.dtype.type(weight[0]), Tq.dtype.type(weight[1])
+    w2, w3 = Tq.dtype.type(weight[2]), Tq.dtype.type(weight[3])
     for c in range(in_c):
-        ta, tb, v = Tq[c, a], Tq[c, b], Ve[c, lane0 : lane0 + n]
+        t0, t1 = Tq[c, col[0]], Tq[c, col[1]]
+        t2, t3 = Tq[c, col[2]], Tq[c, col[3]]
+        v = Ve[c, lane0 : lane0 + n]
         for i in range(n):
-            v[i] = ta[i] + sign * tb[i]
+            v[i] = (w0 * t0[i] + w1 * t1[i]) + (w2 * t2[i] + w3 * t3[i])
 
 
 @jit
-def _gradient_combination(dout, y0, x0, q, j, Me, lane0):
+def _gradient_combination(dout, y0, x0, at, q, j, Me, lane0):
     """``Me[:, lane0:][:, :n] = (A dout A^T)[q, j]`` for the output tile at (y0, x0).
 
-    Coefficients are 0 and +-1, so every value is exact sums of dout's.
+    at : A^T (2, a); its entries are small integers.
     """
     n_filters, n = dout.shape[0], dout.shape[3]
-    one = dout.dtype.type(1)
-    top, bottom = one * _A_ROWS[q, 0], one * _A_ROWS[q, 1]
-    left, right = one * _A_ROWS[j, 0], one * _A_ROWS[j, 1]
+    top, bottom, left, right = at[0, q], at[1, q], at[0, j], at[1, j]
     for f in range(n_filters):
         p, s = dout[f, y0, x0], dout[f, y0, x0 + 1]
         r, t = dout[f, y0 + 1, x0], dout[f, y0 + 1, x0 + 1]
@@ -276,8 +330,62 @@ def _gradient_combination(dout, y0, x0, q, j, Me, lane0):
             )
 
 
+@jit
+def _accumulate_outputs(Me, coefficients, Y):
+    """``Y[k] += coefficients[k] * Me`` for the four outputs of a tile row."""
+    m = Me.reshape(-1)
+    for k in range(4):
+        w = coefficients[k]
+        if w == 0:
+            continue
+        o = Y[k].reshape(-1)
+        for i in range(m.shape[0]):
+            o[i] += w * m[i]
+
+
 @jit(parallel=True)
-def _backward_filters(x, dout, pad, chunk, dU):
+def _forward_by_position(x, U, bias, pad, index, weight, at, out):
+    """The forward pass one transform position at a time (for 5x5 filters).
+
+    Per row of tiles, each position ``e = q * a + j``: the input patches'
+    transform ``Ve`` (in_c, tiles x samples), one product ``U[e] @ Ve``, and its
+    share of the four outputs of every tile (``A^T[:, q] A^T[:, j]``), so
+    that the a**2 transformed patches are never held at once.
+    """
+    in_c, _, in_w, n = x.shape
+    size, n_filters = index.shape[0], U.shape[1]
+    tiles_h, tiles_w = out.shape[1] // 2, out.shape[2] // 2
+    lanes = tiles_w * n
+    zero = np.zeros((in_w, n), x.dtype)
+    for ty in prange(tiles_h):
+        Tq = np.empty((in_c, in_w + 2 * pad, n), x.dtype)
+        Ve = np.empty((in_c, lanes), x.dtype)
+        Me = np.empty((n_filters, lanes), x.dtype)
+        Y = np.zeros((4, n_filters, lanes), x.dtype)
+        coefficients = np.empty(4, x.dtype)
+        for q in range(size):
+            _row_terms(x, pad, 2 * ty, index[q], weight[q], zero, Tq)
+            for j in range(size):
+                for tx in range(tiles_w):
+                    _column_terms(Tq, 2 * tx, index[j], weight[j], Ve, tx * n)
+                np.dot(U[q * size + j], Ve, Me)
+                for a in range(2):
+                    for b in range(2):
+                        coefficients[2 * a + b] = at[a, q] * at[b, j]
+                _accumulate_outputs(Me, coefficients, Y)
+        for a in range(2):
+            for b in range(2):
+                for f in range(n_filters):
+                    bf = bias[f]
+                    row = Y[2 * a + b, f]
+                    for tx in range(tiles_w):
+                        o = out[f, 2 * ty + a, 2 * tx + b]
+                        for i in range(n):
+                            o[i] = bf + row[tx * n + i]
+
+
+@jit(parallel=True)
+def _backward_filters(x, dout, pad, index, weight, at, chunk, dU):
     """``dU[ty, e] = sum over row ty's tiles of Me @ Ve^T``, ``chunk`` tiles a product.
 
     One transform position ``e`` at a time, so that its two operands (lanes:
@@ -286,7 +394,7 @@ def _backward_filters(x, dout, pad, chunk, dU):
     are added in order.
     """
     in_c, _, in_w, n = x.shape
-    n_filters = dout.shape[0]
+    size, n_filters = index.shape[0], dout.shape[0]
     tiles_h, tiles_w = dout.shape[1] // 2, dout.shape[2] // 2
     zero = np.zeros((in_w, n), x.dtype)
     for ty in prange(tiles_h):
@@ -294,15 +402,15 @@ def _backward_filters(x, dout, pad, chunk, dU):
         Ve = np.empty((in_c, chunk * n), x.dtype)
         Me = np.empty((n_filters, chunk * n), x.dtype)
         part = np.empty((n_filters, in_c), x.dtype)
-        for q in range(4):
-            _row_combination(x, pad, 2 * ty, q, zero, Tq)
-            for j in range(4):
-                total = dU[ty, 4 * q + j]
+        for q in range(size):
+            _row_terms(x, pad, 2 * ty, index[q], weight[q], zero, Tq)
+            for j in range(size):
+                total = dU[ty, size * q + j]
                 for t0 in range(0, tiles_w, chunk):
                     for t in range(chunk):
                         x0 = 2 * (t0 + t)
-                        _column_combination(Tq, x0, j, Ve, t * n)
-                        _gradient_combination(dout, 2 * ty, x0, q, j, Me, t * n)
+                        _column_terms(Tq, x0, index[j], weight[j], Ve, t * n)
+                        _gradient_combination(dout, 2 * ty, x0, at, q, j, Me, t * n)
                     if t0 == 0:
                         np.dot(Me, Ve.T, total)
                     else:
@@ -318,22 +426,23 @@ def winograd_backward_weight(x, dout, pad, dweight, dbias):
     """The weight and bias gradients of a Winograd layer, overwritten.
 
     x : the layer's unpadded input; dout : (n_filters, out_h, out_w, n);
-    dweight : (n_filters, in_c, 3, 3); dbias : (n_filters,).
+    dweight : (n_filters, in_c, r, r); dbias : (n_filters,).
     """
-    tiles_h = dout.shape[1] // 2
-    dU = np.empty((tiles_h, 16, *dweight.shape[:2]), dweight.dtype)
-    tiles_w = dout.shape[2] // 2
+    n_filters, in_c, size, _ = dweight.shape
+    tiles_h, tiles_w = dout.shape[1] // 2, dout.shape[2] // 2
     chunk = max(
         c
         for c in range(1, tiles_w + 1)
         if tiles_w % c == 0 and (c == 1 or c * dout.shape[3] <= _LANES)
     )
-    _backward_filters(x, dout, pad, chunk, dU)
+    b_t, _, a_t = TRANSFORMS[size]
+    index, weight = _terms(b_t)
+    dU = np.empty((tiles_h, (size + 1) ** 2, n_filters, in_c), dweight.dtype)
+    _backward_filters(x, dout, pad, index, weight, a_t.astype(x.dtype), chunk, dU)
     total = dU[0].copy()
     for part in dU[1:]:  # in order: the same bits for any thread count
         total += part
     # dw = G^T dU G for every filter and channel: vec(dw) = (G kron G)^T vec(dU)
-    n_filters, in_c = dweight.shape[:2]
-    dw = _kron_g(dweight.dtype).T @ total.reshape(16, n_filters * in_c)  # (9, f*c)
-    dweight.reshape(n_filters * in_c, 9)[...] = dw.T
-    dbias[...] = dout.reshape(dout.shape[0], -1).sum(axis=1)
+    dw = _kron_g(size, dweight.dtype).T @ total.reshape(-1, n_filters * in_c)
+    dweight.reshape(n_filters * in_c, size * size)[...] = dw.T
+    dbias[...] = dout.reshape(n_filters, -1).sum(axis=1)
