@@ -1,25 +1,31 @@
-"""3x3 stride-1 convolutions by Winograd's minimal filtering F(2x2, 3x3).
+"""Stride-1 convolutions by Winograd's minimal filtering: F(2x2, 3x3), F(2x2, 5x5).
 
-Each 2x2 block of output pixels (a *tile*) is computed from the 4x4 input patch
-under it with 16 multiplications per (filter, channel) pair instead of 36
-(Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016)::
+Each 2x2 block of output pixels (a *tile*) is computed from the ``a x a`` input
+patch under it (``a = r + 1`` for ``r x r`` filters) with ``a**2``
+multiplications per (filter, channel) pair instead of ``4 r**2`` (Lavin & Gray,
+"Fast Algorithms for Convolutional Neural Networks", 2016)::
 
-    out_tile = A^T [ (G w G^T) * (B^T d B) ] A        (* elementwise, 4x4)
+    out_tile = A^T [ (G w G^T) * (B^T d B) ] A        (* elementwise, a x a)
 
-With the 16 positions ``e`` of the 4x4 transformed tile, the sum over input
-channels becomes 16 independent matrix products per tile,
+With the ``a**2`` positions ``e`` of the transformed tile, the sum over input
+channels becomes independent matrix products,
 ``M[e] = U[e] (n_filters, in_c) @ V[e] (in_c, lanes)``, where ``U = G w G^T``
-(the filters, transformed once per call) and ``V = B^T d B`` (the input patches,
-transformed tile by tile). That is 2.25x fewer multiply-adds than the direct
-sum; the transforms themselves are additions only.
+(the filters, transformed once per call as one product with ``G kron G``) and
+``V = B^T d B`` (the input patches): 2.25x fewer multiply-adds than the direct
+sum for 3x3 filters (16 for 36), 2.78x for 5x5 (36 for 100). The transforms
+are sums with small integer coefficients (:data:`TRANSFORMS`).
 
 Batch-last maps ``(channels, height, width, n)`` make every transform an
 elementwise loop over the ``n`` samples of a pixel, and every ``V[e]`` a
-``(in_c, n)`` matrix whose columns are the samples. Each parallel task owns one
-row of tiles: it transforms the four input rows under it once (the row pass of
-``B^T d``, over the whole padded width), then per tile the columns (``... B``),
-runs the 16 products and the output transform. Zero padding is applied while
-transforming (the input is never copied padded).
+``(in_c, lanes)`` matrix whose columns are samples. Each parallel task owns one
+row of tiles and transforms the input rows under it once (the row pass,
+``B^T d``, over the whole padded width), then the columns (``... B``). Zero
+padding is applied while transforming (the input is never copied padded).
+3x3 layers run kernels written for their matrices, per tile: all 16 positions,
+16 products, the output transform. 5x5 layers go one position at a time
+(:func:`_forward_by_position`): its transform for the whole row of tiles, one
+product, and its share of every tile's four outputs, so that the 36
+transformed patches are never held at once.
 
 The products run in BLAS (numba's ``np.dot``: hold BLAS to one thread around
 these kernels). BLAS may round a column differently by its place in the
@@ -29,18 +35,22 @@ register tile for the products, measured at 60-110 GFLOP/s on one core against
 BLAS's 220-250, made the Winograd forward pass slower than the direct one.)
 
 The two gradients are Winograd convolutions too. The input gradient is the
-forward pass of the output gradient, zero-padded by ``2 - pad``, with the
+forward pass of the output gradient, zero-padded by ``r - 1 - pad``, with the
 filters flipped and their channel axes swapped. The weight gradient is the
 transpose of the forward map ``w -> out``:
-``dw = G^T [ sum over tiles and samples of (A dout A^T) * (B^T d B) ] G``, i.e.
-16 products ``dU[e] = Mt[e] (n_filters, lanes) @ V[e]^T (lanes, in_c)`` per
-tile, summed per task and then over tasks in order.
+``dw = G^T [ sum over tiles and samples of (A dout A^T) * (B^T d B) ] G``: per
+row of tiles and position ``e``, products ``Me (n_filters, lanes) @ Ve^T
+(lanes, in_c)``, one position at a time so that both operands stay in cache,
+summed per task and then over tasks in order.
 
-Rounding differs from the direct sum: F(2x2, 3x3)'s transforms only add and
-halve, and the measured error against a float64 reference is of the same order
-as the direct kernels' (``tests/test_winograd.py`` bounds it). Every task owns
-whole rows of the result and every sum runs in a fixed order, so results do not
-depend on the number of threads.
+Rounding differs from the direct sum. F(2x2, 3x3)'s transforms only add and
+halve: its error against a float64 reference is of the direct kernels' order
+(measured up to 9 eps x sum |w||x| on log-normal inputs, direct 6);
+F(2x2, 5x5)'s coefficients (up to 5 in ``B``, 1/24 in ``G``) make it larger
+(up to 125 eps x sum |w||x|, direct 9). ``tests/kernels/test_winograd.py``
+bounds both by the transforms' magnitudes. Every task owns whole rows of the
+result and every sum runs in a fixed order, so results do not depend on the
+number of threads.
 """
 
 import numpy as np
