@@ -672,9 +672,9 @@ class Conv2D(Layer):
         weight, bias = params
         out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
         out = empty((self.filters, out_h, out_w, x.shape[3]), x.dtype)
-        # Training runs 3x3 layers by Winograd's algorithm, whose products use
-        # BLAS; inference keeps the direct kernels, where a sample's result
-        # cannot depend on its batch (see skcnn/_kernels/_winograd.py).
+        # Training runs 3x3 and 5x5 layers by Winograd's algorithm, whose
+        # products use BLAS; inference keeps the direct kernels, where a
+        # sample's result cannot depend on its batch (skcnn/_kernels/_winograd.py).
         shape = (x.shape[0], self.filters, self.size, self.stride, self.pad)
         if training and winograd_fits(*shape, out_h, out_w):
             x = np.ascontiguousarray(x)

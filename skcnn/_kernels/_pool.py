@@ -112,15 +112,10 @@ def _max_backward(x, out, dout, size, stride, dx):
                     kx = k - ky * size
                     d = dx[c, y * stride + ky, col * stride + kx]
                     v = x[c, y * stride + ky, col * stride + kx]
-                    if tiled:
-                        for i in range(n):  # branch-free over contiguous samples
-                            hit = free[i] and v[i] == top[i]
-                            d[i] = g[i] if hit else zero
-                            free[i] = free[i] and not hit
-                        continue
-                    for i in range(n):
+                    for i in range(n):  # branch-free over contiguous samples
                         hit = free[i] and v[i] == top[i]
-                        d[i] += g[i] if hit else zero
+                        before = zero if tiled else d[i]
+                        d[i] = before + (g[i] if hit else zero)
                         free[i] = free[i] and not hit
 
 

@@ -149,13 +149,12 @@ def _rows_pass(x, pad, y0, zero, T):
     2 * pad, n), overwritten. Row ``y0`` is row ``y0 - pad`` of x.
     """
     in_c, in_h, in_w = x.shape[:3]
+    y = y0 - pad
     for c in range(in_c):
-        rows = []
-        for i in range(4):
-            y = y0 + i - pad
-            rows.append(x[c, y] if 0 <= y < in_h else zero)
-        r0, r1 = rows[0].reshape(-1), rows[1].reshape(-1)
-        r2, r3 = rows[2].reshape(-1), rows[3].reshape(-1)
+        r0 = (x[c, y] if 0 <= y < in_h else zero).reshape(-1)
+        r1 = (x[c, y + 1] if 0 <= y + 1 < in_h else zero).reshape(-1)
+        r2 = (x[c, y + 2] if 0 <= y + 2 < in_h else zero).reshape(-1)
+        r3 = (x[c, y + 3] if 0 <= y + 3 < in_h else zero).reshape(-1)
         for q in range(4):
             T[c, q, :pad] = 0
             T[c, q, pad + in_w :] = 0
