@@ -1,6 +1,7 @@
 """Helpers shared by the benchmark scripts: timing and peak-memory sampling."""
 
 import os
+import re
 import threading
 import time
 from contextlib import contextmanager
@@ -112,7 +113,30 @@ def cpu_description() -> str:
         vector = "avx2" + (" + fma" if "fma" in flags else "") + " (256-bit vectors)"
     else:
         vector = "no avx2 (128-bit vectors)"
-    return f"{model}, {vector}, {len(os.sched_getaffinity(0))} usable cores"
+    numba = f"numba emits {numba_vector_width()}"
+    return f"{model}, {vector}, {numba}, {len(os.sched_getaffinity(0))} usable cores"
+
+
+def numba_vector_width() -> str:
+    """The widest float32 vectors numba's LLVM emits here, read from the asm of a
+    vectorisable loop: on Intel CPUs with AVX-512, LLVM's tuning prefers 256-bit
+    vectors unless ``NUMBA_CPU_FEATURES`` ends in ``,-prefer-256-bit`` (see the
+    documentation's speed page)."""
+    import numpy as np
+    from numba import njit
+
+    @njit(fastmath=True)
+    def axpy(a, x, y):
+        for i in range(x.shape[0]):
+            y[i] += a * x[i]
+
+    x = np.ones(64, np.float32)
+    axpy(np.float32(2), x, x.copy())
+    asm = next(iter(axpy.inspect_asm().values()))
+    for register, width in (("zmm", "512-bit vectors"), ("ymm", "256-bit vectors")):
+        if re.search(rf"%{register}\d", asm):
+            return width
+    return "128-bit or narrower vectors"
 
 
 def sgemm_gflops(threads: int, sizes: tuple = (1024, 2048), repeats: int = 10) -> float:
