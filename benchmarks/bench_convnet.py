@@ -37,9 +37,11 @@ own line and not counted; both libraries then train untimed on those images
 first. skcnn also standardises its input (``normalize=True``, a scalar per
 pixel), which the PyTorch net does not. PyTorch gets its fastest setup:
 tensors built once, a seeded generator for the shuffle, a warm-up, and both
-memory formats (NCHW and channels_last) timed, the faster one used for the
-ratio; predict runs under ``torch.inference_mode`` at the faster of two large
-batches.
+memory formats (NCHW and channels_last) timed, each eager and under
+``torch.compile`` (TorchInductor; its compilation, like numba's, done in the
+warm-up and not counted; ``--no-torch-compile`` skips it), the fastest of the
+four setups used for each ratio; predict runs under ``torch.inference_mode``
+at the faster of two large batches.
 
 Accuracy (``--accuracy``): trains each model with random affine distortions
 (``augment=True``) one epoch at a time (``partial_fit``) and prints the test
@@ -142,10 +144,15 @@ ACCURACY_PARAMS = {
 class TorchRun:
     """One PyTorch net in one memory format, its optimizer and its data."""
 
-    def __init__(self, name, memory_format, X, y, seed=0):
+    def __init__(self, name, memory_format, X, y, compiled=False, seed=0):
         torch.manual_seed(seed)
         self.memory_format = memory_format
         self.model = torch_model(name).to(memory_format=memory_format)
+        # torch.compile (TorchInductor: fused C++ kernels) traces on first call
+        self.net = torch.compile(self.model) if compiled else self.model
+        # two memory formats x training and predict shapes share one frame's
+        # cache of graphs: past the default limit of 8 it would run eagerly
+        torch._dynamo.config.recompile_limit = 64
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
         self.loss_fn = nn.CrossEntropyLoss()
         self.X = X.contiguous(memory_format=memory_format)
@@ -153,14 +160,14 @@ class TorchRun:
 
     def train(self, rows, batch_size=64) -> float:
         """Train on the images ``rows`` (indices, in that order); its seconds."""
-        X, y, model = self.X, self.y, self.model
+        X, y, net = self.X, self.y, self.net
         optimizer, loss_fn = self.optimizer, self.loss_fn
-        model.train()
+        self.model.train()
         start = time.perf_counter()
         for lo in range(0, len(rows), batch_size):
             batch = rows[lo : lo + batch_size]
             optimizer.zero_grad()
-            loss_fn(model(X[batch]), y[batch]).backward()
+            loss_fn(net(X[batch]), y[batch]).backward()
             optimizer.step()
         return time.perf_counter() - start
 
@@ -172,7 +179,7 @@ class TorchRun:
         with torch.inference_mode():
             pred = torch.cat(
                 [
-                    self.model(X[lo : lo + batch_size]).argmax(1)
+                    self.net(X[lo : lo + batch_size]).argmax(1)
                     for lo in range(0, len(X), batch_size)
                 ]
             )
@@ -198,11 +205,18 @@ def speed(name, data, args, bound) -> dict:
 
     tX, tX_test = as_nchw(X), as_nchw(X_test)
     flop = forward_flop(torch_model(name), INPUT_SHAPES[name])
-    runs = {f"PyTorch {k}": TorchRun(name, v, tX, torch.from_numpy(y))
-            for k, v in FORMATS.items()}  # fmt: skip
-    for run in runs.values():  # oneDNN builds its primitives for each shape
+    runs = {
+        f"PyTorch {k}{' compiled' * compiled}": TorchRun(
+            name, v, tX, torch.from_numpy(y), compiled
+        )
+        for compiled in (False, True)[: 1 + args.torch_compile]
+        for k, v in FORMATS.items()
+    }
+    for run in runs.values():  # oneDNN builds its primitives for each shape,
+        # torch.compile traces, also for a partial batch (then for any size)
         run.train(torch.arange(min(WARMUP_IMAGES, len(X))))
-        run.predict(tX_test[:2500], 1000)
+        for batch_size in PREDICT_BATCHES:
+            run.predict(tX_test[: batch_size + batch_size // 2], batch_size)
     clf = None
     if not args.torch_only:
         clf = skcnn_model(name, args.threads, max_iter=1, tol=0)
@@ -268,7 +282,7 @@ def speed(name, data, args, bound) -> dict:
     torch_predict = min(runs, key=result["predict"].get)
     result["torch_train"], result["torch_predict"] = torch_train, torch_predict
     result["torch_batch"] = predict_setup[torch_predict]
-    print(f"  {'':<24}{'task':<26}{'seconds':>9}{'GFLOP/s':>9}{'of sgemm':>10}")
+    print(f"  {'':<32}{'task':<26}{'seconds':>9}{'GFLOP/s':>9}{'of sgemm':>10}")
     for k in who:
         for task, key, n_flop in (
             ("epoch, min of runs", "epoch", result["train_flop"]),
@@ -279,7 +293,7 @@ def speed(name, data, args, bound) -> dict:
             rate = n_flop / seconds / 1e9
             if task == "predict" and k != "skcnn":
                 task = f"predict, batch {predict_setup[k]}"
-            print(f"  {k:<24}{task:<26}{seconds:9.2f}{rate:9.1f}{rate / bound:10.1%}")
+            print(f"  {k:<32}{task:<26}{seconds:9.2f}{rate:9.1f}{rate / bound:10.1%}")
     if clf is not None:
         ours, theirs = result["epoch_slices"]["skcnn"], result["epoch_slices"]
         whole = result["epoch"]["skcnn"] / min(result["epoch"][k] for k in runs)
@@ -445,6 +459,12 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--torch-only", action="store_true", help="speed: time PyTorch alone"
+    )
+    parser.add_argument(
+        "--no-torch-compile",
+        dest="torch_compile",
+        action="store_false",
+        help="speed: PyTorch eager only (torch.compile needs a C++ compiler)",
     )
     args = parser.parse_args(argv)
     if args.epochs is None:
