@@ -20,8 +20,9 @@ from skcnn._kernels._distances import (
     l1_neighbors_uint8,
     l2_neighbors,
 )
-from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
+from skcnn._kernels._jit import parallel_section
 from skcnn._kernels._simd import HAS_SAD
+from skcnn._parameters import N_JOBS_CONSTRAINT
 
 METRICS = {"l1": "l1", "manhattan": "l1", "l2": "l2", "euclidean": "l2"}
 """Accepted ``metric`` names and the distance each one means."""

@@ -50,9 +50,10 @@ from skcnn._kernels._dense import (
     softmax_cross_entropy,
     softmax_rows,
 )
-from skcnn._kernels._jit import N_JOBS_CONSTRAINT, parallel_section
+from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
+from skcnn._parameters import N_JOBS_CONSTRAINT
 from skcnn._workspace import Workspace
 
 _STOCHASTIC_SOLVERS = ["adam", "sgd"]

@@ -37,12 +37,10 @@ import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from importlib import metadata
-from numbers import Integral
 
 import numba
 import scipy.linalg.cython_blas  # noqa: F401  (see below)
 from numba import njit, prange
-from sklearn.utils._param_validation import Interval
 
 FASTMATH = frozenset({"nsz", "arcp", "contract", "afn", "reassoc"})
 """LLVM fast-math flags used by every kernel (no ``nnan``, no ``ninf``)."""
@@ -153,14 +151,6 @@ def threading_layer() -> str:
                 _touch_threading_layer(2)
                 _layer = numba.threading_layer()
     return _layer
-
-
-N_JOBS_CONSTRAINT = [
-    Interval(Integral, None, -1, closed="right"),
-    Interval(Integral, 1, None, closed="left"),
-    None,
-]
-"""The ``n_jobs`` parameter constraint of every estimator (0 is refused)."""
 
 
 def resolve_n_threads(n_jobs) -> int:
