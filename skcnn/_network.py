@@ -17,7 +17,6 @@ from string import Template
 import numpy as np
 import scipy.optimize
 from scipy import sparse
-from scipy.special import expit, log_expit
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -44,12 +43,8 @@ from tqdm.auto import tqdm
 
 from skcnn import _checkpoint
 from skcnn._callbacks import CallbackSupportMixin
+from skcnn._heads import head_for_targets, head_of
 from skcnn._images import check_compute_range, validate_images
-from skcnn._kernels._dense import (
-    logistic_cross_entropy,
-    softmax_cross_entropy,
-    softmax_rows,
-)
 from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
@@ -322,10 +317,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             ``classes_[1]`` (the second class's logit minus the first's with a
             softmax output), as in scikit-learn.
         """
-        logits = self._logits(X).astype(np.float64)
-        if self.out_activation_ == "logistic":
-            return logits[:, 0] if self.n_outputs_ == 1 else logits
-        return logits[:, 1] - logits[:, 0] if logits.shape[1] == 2 else logits
+        logits = self._logits(X)  # first: checks that the model is fitted
+        return self._head.decision(logits)
 
     def predict_proba(self, X):
         """Probability of each class (of each label, for multilabel models).
@@ -343,12 +336,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             except for multilabel models, whose columns are the independent
             probabilities of each label.
         """
-        logits = self._logits(X)
-        if self.out_activation_ == "logistic":
-            return expit(self._logistic_columns(logits))
-        proba = np.empty(logits.shape)
-        softmax_rows(logits, proba)
-        return proba
+        logits = self._logits(X)  # first: checks that the model is fitted
+        return self._head.proba(logits)
 
     def predict_log_proba(self, X):
         """Logarithm of :meth:`predict_proba`, computed stably.
@@ -364,20 +353,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         log_proba : ndarray of shape (n_samples, n_classes)
             float64 log-probabilities.
         """
-        logits = self._logits(X).astype(np.float64)
-        if self.out_activation_ == "logistic":
-            # log(predict_proba) exactly, as scikit-learn's; where a probability
-            # underflows to 0, the finite log-sigmoid instead of -inf
-            columns = self._logistic_columns(logits)
-            proba = expit(columns)
-            with np.errstate(divide="ignore"):
-                log_proba = np.log(proba)
-            underflow = proba == 0
-            log_proba[underflow] = log_expit(columns[underflow])
-            return log_proba
-        top = logits.max(axis=1, keepdims=True)
-        shifted = logits - top
-        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        logits = self._logits(X)  # first: checks that the model is fitted
+        return self._head.log_proba(logits)
 
     def predict(self, X):
         """Predict the class of each image (its labels, for multilabel models).
@@ -394,26 +371,15 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             The class with the largest score (the first one on ties); for
             multilabel models, a 0/1 indicator matrix (probability > 0.5).
         """
-        decided = self._decide(self._logits(X))
-        return decided.astype(int) if self._multilabel else self.classes_[decided]
+        logits = self._logits(X)  # first: checks that the model is fitted
+        head = self._head
+        decided = head.decide(logits)
+        return decided.astype(int) if head.multilabel else self.classes_[decided]
 
     @property
-    def _multilabel(self) -> bool:
-        return self.out_activation_ == "logistic" and self.n_outputs_ > 1
-
-    def _logistic_columns(self, logits):
-        """float64 sigmoid inputs of the probability columns: ``[-z, z]`` for a
-        binary model's one output, the logits of a multilabel model."""
-        z = logits.astype(np.float64)
-        return z if self._multilabel else np.hstack([-z, z])
-
-    def _decide(self, logits):
-        """The predictions in the targets' encoding: class indices (softmax),
-        or 0/1 columns (sigmoid outputs); the binary case as a class index."""
-        if self.out_activation_ == "softmax":
-            return np.argmax(logits, axis=1)
-        positive = (logits > 0).astype(np.intp)
-        return positive if self._multilabel else positive[:, 0]
+    def _head(self):
+        """The output head (:mod:`skcnn._heads`) of the fitted network."""
+        return head_of(self)
 
     def summary(self) -> str:
         """Each layer with its output shape and number of parameters, as a table.
@@ -551,7 +517,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         def kind(multilabel, n_labels):
             return f"{n_labels} labels (multilabel)" if multilabel else "class labels"
 
-        fitted = kind(self._multilabel, self.n_outputs_)
+        fitted = kind(self._head.multilabel, self.n_outputs_)
         given = kind(y.ndim == 2, y.shape[-1])
         if given != fitted:
             raise ValueError(
@@ -609,14 +575,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                     f"classes={classes!r}: a multilabel y of {y.shape[1]} columns "
                     f"has the labels {self.classes_!r}."
                 )
-            self.out_activation_, self.n_outputs_ = "logistic", y.shape[1]
         else:
             self.classes_ = np.unique(y if classes is None else np.asarray(classes))
-            if len(self.classes_) == 2 and self._binary_output == "logistic":
-                self.out_activation_, self.n_outputs_ = "logistic", 1
-            else:
-                self.out_activation_ = "softmax"
-                self.n_outputs_ = len(self.classes_)
+        head = head_for_targets(y, len(self.classes_), self._binary_output)
+        self.out_activation_, self.n_outputs_ = head.name, head.n_outputs
         self._random_state = check_random_state(self.random_state)
         self._fit_input(X)
         layers = self._build_layers(self.image_shape_, self.n_outputs_)
@@ -723,7 +685,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             )
 
     def _sample_weight(self, target, sample_weight, X):
-        if self.class_weight is not None and self._multilabel:
+        if self.class_weight is not None and self._head.multilabel:
             raise ValueError(
                 "class_weight is not supported with a multilabel y; weight the "
                 "samples with sample_weight instead."
@@ -770,7 +732,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             index, val_index, target, y_val, weight, w_val = train_test_split(
                 np.arange(X.shape[0]), target, weight,
                 test_size=self.validation_fraction, random_state=self._random_state,
-                stratify=self._stratify(target),
+                stratify=self._head.stratify(target),
             )  # fmt: skip
         if resumed:
             self._random_state.set_state(now)
@@ -840,16 +802,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         if run is not None and not interrupted:  # done: the next fit starts afresh
             _checkpoint.clear(run["folder"])
 
-    def _stratify(self, target):
-        """What the validation split is stratified on: the classes, as the
-        column of 0/1 flags a binary sigmoid output learns (as in scikit-learn,
-        whose error messages then read the same); nothing for multilabel y."""
-        if self._multilabel:
-            return None
-        if self.out_activation_ == "logistic":
-            return (target == 1)[:, None]
-        return target
-
     def _run_epoch(self, X, index, target, weight, batch_size):
         """One pass over the rows ``index`` of X (None: all of them); returns the
         mean training loss. Each minibatch is converted to the compute dtype."""
@@ -897,13 +849,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         dout = np.empty_like(out)
         losses = np.empty(out.shape[0])
         scale = 1.0 / weight_sum
-        if self.out_activation_ == "softmax":
-            softmax_cross_entropy(out, target, weight, scale, dout, losses)
-        else:
-            columns = target if target.ndim == 2 else (target == 1)[:, None]
-            logistic_cross_entropy(
-                out, columns.astype(out.dtype), weight, scale, dout, losses
-            )
+        self._head.loss_gradient(out, target, weight, scale, dout, losses)
         grad_views = _views(grad, layer_params)
         # no layer before the first trainable one needs a gradient
         first = next(i for i, params in enumerate(layer_params) if params)
@@ -1026,7 +972,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.best_loss_ = min(self.best_loss_, loss)
 
     def _record_validation(self, X, val_index, y_val, w_val):
-        correct = self._decide(self._forward(X, rows=val_index)) == y_val
+        correct = self._head.decide(self._forward(X, rows=val_index)) == y_val
         if correct.ndim == 2:  # multilabel: every label right (subset accuracy)
             correct = correct.all(axis=1)
         score = float(np.average(correct, weights=w_val))

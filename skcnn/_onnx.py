@@ -41,6 +41,7 @@ from skl2onnx.common.data_types import (
 )
 from skl2onnx.common.utils_classifier import get_label_classes
 
+from skcnn._heads import SoftmaxHead, head_of
 from skcnn._knn import _MARGIN
 from skcnn._layers import (
     Activation,
@@ -194,9 +195,7 @@ def _check_input(model, variable) -> None:
 
 def _check_single_label(model) -> None:
     """Refuse a multilabel network (several logistic outputs, a 0/1 y matrix)."""
-    if getattr(model, "out_activation_", "softmax") == "logistic" and (
-        getattr(model, "n_outputs_", 1) > 1
-    ):
+    if hasattr(model, "out_activation_") and head_of(model).multilabel:
         raise NotImplementedError(
             f"{_estimator_name(model)} fitted on a multilabel y "
             f"({model.n_outputs_} labels, one sigmoid output each) has no ONNX "
@@ -421,7 +420,7 @@ def _output_head(g, model, logits, dtype):
     probabilities ``[sigmoid(-z), sigmoid(z)]`` of the float64 logit.
     """
     z = logits if dtype == np.float64 else g.op("Cast", logits, to=_DOUBLE)
-    if getattr(model, "out_activation_", "softmax") == "softmax":
+    if isinstance(head_of(model), SoftmaxHead):
         label_index = g.op("ArgMax", logits, axis=1, keepdims=0)
         return label_index, g.op("Softmax", z, axis=1)
     positive = g.op("Greater", logits, g.const(dtype.type(0), "zero"))
