@@ -26,18 +26,11 @@ from sklearn.base import (
 )
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state, compute_class_weight
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import (
-    check_classification_targets,
-    type_of_target,
-    unique_labels,
-)
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
-    column_or_1d,
 )
 from tqdm.auto import tqdm
 
@@ -49,6 +42,7 @@ from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import SGD, Adam
 from skcnn._parameters import N_JOBS_CONSTRAINT
+from skcnn._targets import check_targets, encode_targets, fitted_classes, row_weights
 from skcnn._workspace import Workspace
 
 _STOCHASTIC_SOLVERS = ["adam", "sgd"]
@@ -93,21 +87,6 @@ def _pack(layer_params):
         for param, view in zip(params, packed, strict=True):
             view[...] = param
     return flat, views
-
-
-def _check_targets(y):
-    """Validated y: 1-D class labels, or a 0/1 multilabel indicator matrix (a
-    one-column y becomes 1-D, with scikit-learn's DataConversionWarning)."""
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)
-    check_classification_targets(y)
-    if y.ndim == 2 and type_of_target(y) != "multilabel-indicator":
-        raise ValueError(
-            "y must be 1-D class labels or a 0/1 multilabel indicator matrix; "
-            f"got a 2-D y of type {type_of_target(y)!r} (multiclass-multioutput "
-            "targets are not supported)."
-        )
-    return y
 
 
 def positive_ints(name: str, value) -> list:
@@ -470,7 +449,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         )  # fmt: skip
         if sparse.issparse(X):
             X = X.tocsr()  # minibatches are row slices
-        y = _check_targets(y)
+        y = check_targets(y)
         check_compute_range(X, self._resolve_dtype(X, first))
         if first:
             if incremental and classes is None:
@@ -480,8 +459,13 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self._initialize(X, y, classes if incremental else None, continuing)
         else:
             self._adopt_assigned_params()
-        target = self._encode_targets(y, classes, incremental, first)
-        weight = self._sample_weight(target, sample_weight, X)
+        target = encode_targets(
+            y, self.classes_, self._head, classes=classes, first=first,
+            warm_fit=self.warm_start and not incremental and not first,
+        )  # fmt: skip
+        weight = row_weights(
+            target, sample_weight, X, self.classes_, self.class_weight, self._head
+        )
         run = self._checkpoint_run(X, target, weight, incremental, first)
         if self.solver in _STOCHASTIC_SOLVERS and not hasattr(self, "_optimizer"):
             self._optimizer = self._make_optimizer()
@@ -510,46 +494,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             return np.dtype(self.dtype)
         return np.dtype(np.float64 if X.dtype == np.float64 else np.float32)
 
-    def _encode_targets(self, y, classes, incremental, first):
-        """y as the loss reads it: class indices (n,), or the 0/1 label matrix
-        (n, n_labels) of a multilabel model; checked against ``classes_``."""
-
-        def kind(multilabel, n_labels):
-            return f"{n_labels} labels (multilabel)" if multilabel else "class labels"
-
-        fitted = kind(self._head.multilabel, self.n_outputs_)
-        given = kind(y.ndim == 2, y.shape[-1])
-        if given != fitted:
-            raise ValueError(
-                f"The model was fitted on {fitted}; y holds {given}. Training goes "
-                "on only with the same kind of target."
-            )
-        if y.ndim == 2:
-            return y
-        if (
-            classes is not None
-            and not first
-            and not np.array_equal(np.unique(classes), self.classes_)
-        ):
-            raise ValueError(
-                f"classes={classes!r} differs from the classes of the first call "
-                f"to partial_fit, {self.classes_!r}."
-            )
-        seen = unique_labels(y)
-        warm_fit = self.warm_start and not incremental and not first
-        if warm_fit and set(seen) != set(self.classes_):
-            raise ValueError(
-                "warm_start can only be used where `y` has the same classes "
-                f"as in the previous call to fit. Previously got "
-                f"{self.classes_}, `y` has {seen}"
-            )
-        unknown = np.setdiff1d(seen, self.classes_)
-        if unknown.size:
-            raise ValueError(
-                f"y holds labels {unknown!r} not in classes {self.classes_!r}."
-            )
-        return np.searchsorted(self.classes_, y)
-
     def _training_threads(self):
         """Thread policy of the training loop, as a context manager.
 
@@ -566,17 +510,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         the user assigned to the unfitted estimator are kept, once checked
         against the network's shapes.
         """
-        if y.ndim == 2:  # multilabel: one sigmoid per label column
-            self.classes_ = np.arange(y.shape[1])
-            if classes is not None and not np.array_equal(
-                np.unique(classes), self.classes_
-            ):
-                raise ValueError(
-                    f"classes={classes!r}: a multilabel y of {y.shape[1]} columns "
-                    f"has the labels {self.classes_!r}."
-                )
-        else:
-            self.classes_ = np.unique(y if classes is None else np.asarray(classes))
+        self.classes_ = fitted_classes(y, classes)
         head = head_for_targets(y, len(self.classes_), self._binary_output)
         self.out_activation_, self.n_outputs_ = head.name, head.n_outputs
         self._random_state = check_random_state(self.random_state)
@@ -683,28 +617,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 RuntimeWarning,
                 stacklevel=6,
             )
-
-    def _sample_weight(self, target, sample_weight, X):
-        if self.class_weight is not None and self._head.multilabel:
-            raise ValueError(
-                "class_weight is not supported with a multilabel y; weight the "
-                "samples with sample_weight instead."
-            )
-        weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(weight < 0):
-            raise ValueError("sample_weight must be non-negative.")
-        if not weight.any():
-            raise ValueError(
-                "Sample weights must contain at least one non-zero number."
-            )
-        if self.class_weight is not None:
-            per_class = compute_class_weight(
-                self.class_weight, classes=self.classes_, y=self.classes_[target]
-            ) if self.class_weight == "balanced" else np.array(
-                [self.class_weight.get(c, 1.0) for c in self.classes_], dtype=float
-            )  # fmt: skip
-            weight = weight * per_class[target]
-        return weight
 
     def _make_optimizer(self):
         params = [self._packed]

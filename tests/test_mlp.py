@@ -21,7 +21,9 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.fixes import parse_version
 
 from skcnn import ConvNetClassifier, LeNet5Classifier, MLPClassifier
+from skcnn._heads import head_of
 from skcnn._layers import ACTIVATIONS
+from skcnn._targets import encode_targets
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X_DIGITS = MinMaxScaler().fit_transform(X_DIGITS)  # float64 in [0, 1]
@@ -35,7 +37,7 @@ def quiet_fit(estimator, X, y, **kwargs):
 
 def _targets(clf, y):
     """The loss's encoding of y for a model fitted on it."""
-    return clf._encode_targets(np.asarray(y), None, incremental=False, first=True)
+    return encode_targets(np.asarray(y), clf.classes_, head_of(clf))
 
 
 # -- the loss and its gradient -------------------------------------------------
