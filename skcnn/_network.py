@@ -40,12 +40,12 @@ from skcnn._heads import head_for_targets, head_of
 from skcnn._images import check_compute_range, validate_images
 from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
-from skcnn._optim import SGD, Adam
+from skcnn._optim import OPTIMIZERS, make_optimizer
 from skcnn._parameters import N_JOBS_CONSTRAINT
 from skcnn._targets import check_targets, encode_targets, fitted_classes, row_weights
 from skcnn._workspace import Workspace
 
-_STOCHASTIC_SOLVERS = ["adam", "sgd"]
+_STOCHASTIC_SOLVERS = sorted(OPTIMIZERS)
 
 _INPUT_DTYPES = [np.float64, np.float32, np.uint8]
 """Kept as given by validation (other dtypes become float64); batches are then
@@ -123,7 +123,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     sigmoid output, as scikit-learn's MLP)."""
 
     _parameter_constraints: dict = {
-        "solver": [StrOptions({"sgd", "adam", "lbfgs"})],
+        "solver": [StrOptions({*OPTIMIZERS, "lbfgs"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
             StrOptions({"auto"}),
@@ -619,16 +619,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             )
 
     def _make_optimizer(self):
-        params = [self._packed]
-        if self.solver == "sgd":
-            return SGD(
-                params, self.learning_rate_init, self.learning_rate,
-                self.momentum, self.nesterovs_momentum, self.power_t,
-            )  # fmt: skip
-        return Adam(
-            params, self.learning_rate_init, self.learning_rate, self.power_t,
-            self.beta_1, self.beta_2, self.epsilon,
-        )  # fmt: skip
+        return make_optimizer(self.solver, [self._packed], self.get_params())
 
     def _fit_loop(self, X, target, weight, incremental, root, y, run, first):
         early_stopping = self.early_stopping and not incremental

@@ -208,9 +208,19 @@ class SGD(_BaseOptimizer):
     array([ 0.95, -1.95])
     """
 
+    parameters = {
+        "learning_rate_init": "learning_rate_init",
+        "lr_schedule": "learning_rate",
+        "power_t": "power_t",
+        "momentum": "momentum",
+        "nesterov": "nesterovs_momentum",
+    }
+    """Each keyword of the constructor, and the estimator parameter that sets it."""
+
     def __init__(
         self,
         params,
+        *,
         learning_rate_init=0.1,
         lr_schedule="constant",
         momentum=0.9,
@@ -319,9 +329,20 @@ class Adam(_BaseOptimizer):
     (1, array([ 0.9, -1.9]))
     """
 
+    parameters = {
+        "learning_rate_init": "learning_rate_init",
+        "lr_schedule": "learning_rate",
+        "power_t": "power_t",
+        "beta_1": "beta_1",
+        "beta_2": "beta_2",
+        "epsilon": "epsilon",
+    }
+    """Each keyword of the constructor, and the estimator parameter that sets it."""
+
     def __init__(
         self,
         params,
+        *,
         learning_rate_init=0.001,
         lr_schedule="constant",
         power_t=0.5,
@@ -363,3 +384,17 @@ class Adam(_BaseOptimizer):
                 cast(learning_rate_t), cast(self.beta_1), cast(self.beta_2),
                 cast(self.epsilon),
             )  # fmt: skip
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+"""The stochastic solvers by name (an estimator's ``solver``): a new optimizer
+is a class with ``parameters``, ``update_params``, ``iteration_ends`` and
+``trigger_stopping``, and its entry here."""
+
+
+def make_optimizer(solver, params, settings):
+    """The optimizer ``solver`` over ``params``, its keywords read from
+    ``settings`` (an estimator's parameters, by the names in ``parameters``)."""
+    optimizer = OPTIMIZERS[solver]
+    keywords = {key: settings[name] for key, name in optimizer.parameters.items()}
+    return optimizer(params, **keywords)

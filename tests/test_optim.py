@@ -1,5 +1,6 @@
 """SGD and Adam: closed-form steps, scikit-learn's optimizers, schedules, state."""
 
+import inspect
 import pickle
 import tracemalloc
 
@@ -9,8 +10,9 @@ import numpy as np
 import pytest
 from sklearn.neural_network._stochastic_optimizers import AdamOptimizer, SGDOptimizer
 
+from skcnn import MLPClassifier
 from skcnn._kernels._optim import BLOCK, adam_step, sgd_step
-from skcnn._optim import SGD, Adam
+from skcnn._optim import OPTIMIZERS, SGD, Adam, make_optimizer
 
 SHAPES = [(6, 5), (5,), (2, 3, 4, 4)]
 """A dense weight, a bias and a conv weight: one kernel serves every shape."""
@@ -448,3 +450,22 @@ def test_same_bits_for_any_thread_count(make, dtype):
         numba.set_num_threads(previous)
     for one_thread, two_threads in zip(*results, strict=True):
         np.testing.assert_array_equal(one_thread, two_threads)
+
+
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_each_optimizer_is_built_from_the_estimator_parameters_it_names(solver):
+    """The registry's keywords are the constructor's, set by parameters every
+    trained estimator has (a new optimizer needs only its class and entry)."""
+    optimizer = OPTIMIZERS[solver]
+    keywords = set(inspect.signature(optimizer).parameters) - {"params"}
+    assert set(optimizer.parameters) == keywords
+    settings = MLPClassifier(
+        learning_rate_init=0.02, learning_rate="invscaling", power_t=0.25,
+        momentum=0.7, nesterovs_momentum=False, beta_1=0.8, beta_2=0.9, epsilon=1e-6,
+    ).get_params()  # fmt: skip
+    built = make_optimizer(solver, [np.zeros(3)], settings)
+    assert type(built) is optimizer
+    assert built.learning_rate_init == 0.02 and built.lr_schedule == "invscaling"
+    for keyword, name in optimizer.parameters.items():
+        if keyword != "lr_schedule":
+            assert getattr(built, keyword) == settings[name]
