@@ -8,6 +8,7 @@ methods: ``fit``/``partial_fit`` -> ``_fit`` -> ``_fit_loop`` -> ``_run_epoch``
 -> ``_train_step``.
 """
 
+import copy
 import os
 import time
 import warnings
@@ -43,6 +44,7 @@ from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import OPTIMIZERS, make_optimizer
 from skcnn._parameters import N_JOBS_CONSTRAINT
 from skcnn._targets import check_targets, encode_targets, fitted_classes, row_weights
+from skcnn._training import TrainingState
 from skcnn._workspace import Workspace
 
 _STOCHASTIC_SOLVERS = sorted(OPTIMIZERS)
@@ -95,6 +97,36 @@ def positive_ints(name: str, value) -> list:
     if any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in values):
         raise ValueError(f"{name} must hold positive integers; got {value!r}.")
     return values
+
+
+_PROGRESS = (
+    "n_iter_",
+    "t_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+)
+"""The fitted attributes a checkpoint saves beside the weights and the state."""
+
+
+def _progress_to_json(value):
+    """A progress attribute as JSON holds it: floats as Python floats."""
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return value if value is None or isinstance(value, int) else float(value)
+
+
+def _training_state_of_old_files(attributes: dict) -> TrainingState:
+    """The TrainingState of an estimator pickled before it had one: its
+    generators, optimizer and stopping counter were attributes of their own
+    (files from before dropout and augmentation had no layer generator)."""
+    training = TrainingState(
+        attributes.pop("_random_state", None), attributes.pop("_layer_rng", None)
+    )
+    training.optimizer = attributes.pop("_optimizer", None)
+    training.no_improvement_count = attributes.pop("_no_improvement_count", 0)
+    return training
 
 
 class TrainingDivergedError(ValueError):
@@ -408,8 +440,11 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         # optimizer state only serves to continue training: a warm-started fit,
         # or the next partial_fit (dask-ml's Incremental moves the estimator
         # between worker processes from one partial_fit call to the next)
-        if not (self.warm_start or state.get("_partial_fitted", False)):
-            state.pop("_optimizer", None)
+        training = state.get("_training")
+        keep = self.warm_start or state.get("_partial_fitted", False)
+        if training is not None and training.optimizer is not None and not keep:
+            state["_training"] = training = copy.copy(training)
+            training.optimizer = None
         # the weights are views of one flat buffer: pickle them once, as arrays
         state.pop("_packed", None)
         state.pop("_param_shapes", None)
@@ -425,11 +460,11 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             self.params_ = params
         if "layers_" in state:
             self._set_packed(self.params_)
-            # files from before dropout and augmentation had no layer generator,
-            # from before multilabel y and sigmoid outputs always a softmax
-            self.__dict__.setdefault("_layer_rng", None)
+            # files from before multilabel y and sigmoid outputs always a softmax
             self.__dict__.setdefault("out_activation_", "softmax")
             self.__dict__.setdefault("n_outputs_", len(self.classes_))
+            if "_training" not in state:  # files from before the TrainingState
+                self._training = _training_state_of_old_files(self.__dict__)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -467,8 +502,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             target, sample_weight, X, self.classes_, self.class_weight, self._head
         )
         run = self._checkpoint_run(X, target, weight, incremental, first)
-        if self.solver in _STOCHASTIC_SOLVERS and not hasattr(self, "_optimizer"):
-            self._optimizer = self._make_optimizer()
+        if self.solver in _STOCHASTIC_SOLVERS and self._training.optimizer is None:
+            self._training.optimizer = self._make_optimizer()
         self._partial_fitted = incremental  # pickles then keep the optimizer
         with self._training_threads():
             root = self._init_callback_context(
@@ -513,13 +548,13 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self.classes_ = fitted_classes(y, classes)
         head = head_for_targets(y, len(self.classes_), self._binary_output)
         self.out_activation_, self.n_outputs_ = head.name, head.n_outputs
-        self._random_state = check_random_state(self.random_state)
+        random_state = check_random_state(self.random_state)
         self._fit_input(X)
         layers = self._build_layers(self.image_shape_, self.n_outputs_)
         shapes = walk_shapes(layers, (X.shape[1],), self._layer_label)
         dtype = self._resolve_dtype(X, first=True)
         params = [
-            layer.init_params(shape, self._random_state, dtype)
+            layer.init_params(shape, random_state, dtype)
             for layer, shape in zip(layers, shapes, strict=False)
         ]
         self.layers_ = layers
@@ -528,18 +563,17 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         self._set_packed(self._checked_params(dtype) if assigned else params)
         # dropout and augmentation draw from their own generator, seeded from
         # random_state only when the network has such a layer
-        self._layer_rng = (
-            np.random.default_rng(self._random_state.randint(2**31))
+        layer_rng = (
+            np.random.default_rng(random_state.randint(2**31))
             if any(is_random(layer) for layer in layers)
             else None
         )
+        self._training = TrainingState(random_state, layer_rng)
         self.n_iter_, self.t_ = 0, 0
         self.loss_curve_ = []
-        self._no_improvement_count = 0
         self.best_loss_ = np.inf
         self.validation_scores_ = [] if self.early_stopping else None
         self.best_validation_score_ = -np.inf if self.early_stopping else None
-        self.__dict__.pop("_optimizer", None)
 
     def _has_assigned_params(self) -> bool:
         return hasattr(self, "params_")  # MLP and linear: their own attributes
@@ -600,13 +634,18 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             _checkpoint.compare_fingerprints(
                 meta["fingerprint"], run["fingerprint"], path
             )
-            run["rng_start"] = _checkpoint.restore_training_state(self, arrays, meta)
+            run["rng_start"] = self._restore_checkpoint(arrays, meta)
             run["fit_epochs"] = meta["fit_epochs"]
         return run
 
     def _save_checkpoint(self, run, rng_start, fit_epochs):
-        arrays, meta = _checkpoint.training_state(self, rng_start)
-        meta.update(fingerprint=run["fingerprint"], fit_epochs=fit_epochs)
+        arrays, meta = self._training.checkpoint(rng_start)
+        arrays["params"] = self._packed
+        meta.update(
+            {name: _progress_to_json(getattr(self, name)) for name in _PROGRESS},
+            fingerprint=run["fingerprint"],
+            fit_epochs=fit_epochs,
+        )
         try:
             _checkpoint.save(run["folder"], self.n_iter_, arrays, meta)
         except OSError as exc:
@@ -618,6 +657,15 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 stacklevel=6,
             )
 
+    def _restore_checkpoint(self, arrays, meta):
+        """Take back a checkpoint's weights, progress and training state; return
+        the RandomState's state at the start of the saved fit."""
+        self._packed[...] = arrays["params"]
+        for name in _PROGRESS:
+            setattr(self, name, meta[name])
+        self.loss_curve_ = list(self.loss_curve_)
+        return self._training.restore(arrays, meta, self._make_optimizer())
+
     def _make_optimizer(self):
         return make_optimizer(self.solver, [self._packed], self.get_params())
 
@@ -627,29 +675,30 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         if not (incremental or resumed):
             self.n_iter_ = 0  # epochs of this fit, as scikit-learn counts them
         if resumed:  # the same validation split, then on from the saved state
-            now = self._random_state.get_state()
-            self._random_state.set_state(run["rng_start"])
-        rng_start = self._random_state.get_state()
+            now = self._training.random_state.get_state()
+            self._training.random_state.set_state(run["rng_start"])
+        rng_start = self._training.random_state.get_state()
         index = None  # the rows of X trained on: all of them
         if early_stopping:
             index, val_index, target, y_val, weight, w_val = train_test_split(
                 np.arange(X.shape[0]), target, weight,
-                test_size=self.validation_fraction, random_state=self._random_state,
+                test_size=self.validation_fraction,
+                random_state=self._training.random_state,
                 stratify=self._head.stratify(target),
             )  # fmt: skip
         if resumed:
-            self._random_state.set_state(now)
+            self._training.random_state.set_state(now)
         n_train = X.shape[0] if index is None else len(index)
         batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
         batch_size = min(batch_size, n_train)
         good = self._copy_params()
         if not resumed:
-            self._best_params = good if early_stopping else None
+            self._training.best_params = good if early_stopping else None
         if early_stopping and not resumed:
             self.best_loss_ = None  # scikit-learn's convention
         fit_epochs = run["fit_epochs"] if resumed else 0
         if not resumed:  # each epoch shuffles the previous order, as scikit-learn
-            self._order = np.arange(n_train)
+            self._training.order = np.arange(n_train)
         interrupted = False
         for _ in range(1 if incremental else self.max_iter - fit_epochs):
             start = time.perf_counter()
@@ -672,22 +721,22 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                 self._record_validation(X, val_index, y_val, w_val)
             else:
                 self._record_loss(loss)
-            self._optimizer.iteration_ends(self.t_)
+            self._training.optimizer.iteration_ends(self.t_)
             self._report_epoch(time.perf_counter() - start)
             if epoch.call_on_fit_task_end(
                 estimator=self, X=X, y=y,
                 reconstruction_attributes=self._reconstruction_attributes,
             ):  # fmt: skip
                 break  # a callback asked to stop
-            if self._no_improvement_count > self.n_iter_no_change:
+            if self._training.no_improvement_count > self.n_iter_no_change:
                 metric = "validation score" if early_stopping else "training loss"
                 message = (
                     f"{metric.capitalize()} did not improve more than tol={self.tol} "
                     f"for {self.n_iter_no_change} consecutive epochs."
                 )
-                if self._optimizer.trigger_stopping(message, self.verbose):
+                if self._training.optimizer.trigger_stopping(message, self.verbose):
                     break
-                self._no_improvement_count = 0
+                self._training.no_improvement_count = 0
             fit_epochs += 1
             if run is not None:
                 self._save_checkpoint(run, rng_start, fit_epochs)
@@ -700,8 +749,8 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
                     stacklevel=3,
                 )
         if early_stopping:
-            self._set_params(self._best_params)
-        del self._best_params, self._order
+            self._set_params(self._training.best_params)
+        self._training.best_params = self._training.order = None
         if run is not None and not interrupted:  # done: the next fit starts afresh
             _checkpoint.clear(run["folder"])
 
@@ -710,8 +759,10 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         mean training loss. Each minibatch is converted to the compute dtype."""
         n = len(target)
         if self.shuffle:
-            self._order = self._random_state.permutation(self._order)
-        order = self._order
+            self._training.order = self._training.random_state.permutation(
+                self._training.order
+            )
+        order = self._training.order
         total = 0.0
         batches = range(0, n, batch_size)
         bar = tqdm(batches, desc=f"epoch {self.n_iter_ + 1}", leave=False,
@@ -738,14 +789,14 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         grad = np.empty_like(self._packed)
         loss = self._start_gradient(weight_sum, grad)
         loss += self._add_gradient(X, target, weight, weight_sum, grad)
-        self._optimizer.update_params([self._packed], [grad])
+        self._training.optimizer.update_params([self._packed], [grad])
         self.t_ += X.shape[0]
         return loss
 
     def _add_gradient(self, X, target, weight, weight_sum, grad):
         """Add to ``grad`` the gradient of ``sum_i weight_i loss_i / weight_sum``
         over the batch X (in the compute dtype); return that sum."""
-        out, caches, rng, layer_params = X, [], self._layer_rng, self.params_
+        out, caches, rng, layer_params = X, [], self._training.layer_rng, self.params_
         for layer, params in zip(self.layers_, layer_params, strict=True):
             out, cache = layer.forward(out, params, training=True, rng=rng)
             caches.append(cache)
@@ -869,9 +920,9 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         if self.best_loss_ is None:  # after a fit with early stopping
             self.best_loss_ = np.inf
         if loss > self.best_loss_ - self.tol:
-            self._no_improvement_count += 1
+            self._training.no_improvement_count += 1
         else:
-            self._no_improvement_count = 0
+            self._training.no_improvement_count = 0
         self.best_loss_ = min(self.best_loss_, loss)
 
     def _record_validation(self, X, val_index, y_val, w_val):
@@ -881,12 +932,12 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
         score = float(np.average(correct, weights=w_val))
         self.validation_scores_.append(score)
         if score < self.best_validation_score_ + self.tol:
-            self._no_improvement_count += 1
+            self._training.no_improvement_count += 1
         else:
-            self._no_improvement_count = 0
+            self._training.no_improvement_count = 0
         if score > self.best_validation_score_:
             self.best_validation_score_ = score
-            self._best_params = self._copy_params()
+            self._training.best_params = self._copy_params()
 
     def _report_epoch(self, seconds):
         if not self.verbose:
@@ -916,8 +967,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             "scale X (e.g. StandardScaler or pixels / 255)."
         )
         if fresh:  # nothing worth keeping: back to an unfitted estimator
-            state = {"_optimizer", "_random_state", "_no_improvement_count", "_packed",
-                     "_layer_rng", "_param_shapes", "_order"}  # fmt: skip
+            state = {"_training", "_packed", "_param_shapes"}
             for name in [k for k in vars(self) if k.endswith("_") or k in state]:
                 delattr(self, name)
             raise TrainingDivergedError(cause + " No epoch completed: not fitted.")

@@ -90,6 +90,27 @@ class _BaseOptimizer:
                 ]  # fmt: skip
         self.__dict__.update(state)
 
+    def state(self) -> tuple[dict, dict]:
+        """The whole state, to save: ``(arrays, scalars)``, the per-parameter
+        state arrays (velocities, moments) as lists by name, and every other
+        setting and counter (numbers and strings) by name."""
+        arrays, scalars = {}, {}
+        for name, value in vars(self).items():
+            if isinstance(value, list):
+                arrays[name] = value
+            else:
+                scalars[name] = value.item() if hasattr(value, "item") else value
+        return arrays, scalars
+
+    def load_state(self, arrays: dict, scalars: dict) -> None:
+        """Take back a :meth:`state`: arrays copied into this optimizer's own
+        (same shapes), scalars set."""
+        for name, values in arrays.items():
+            for mine, saved in zip(getattr(self, name), values, strict=True):
+                mine[...] = saved
+        for name, value in scalars.items():
+            setattr(self, name, value)
+
     def iteration_ends(self, time_step):
         """Update the learning rate at the end of an epoch.
 

@@ -302,15 +302,15 @@ def test_whole_network_gradient_matches_finite_differences(pooling):
     )  # fmt: skip
     quiet(clf, X, y)
     target, weight = np.searchsorted(clf.classes_, y), np.ones(5)
-    state = clf._layer_rng.bit_generator.state
+    state = clf._training.layer_rng.bit_generator.state
 
     def loss():  # the same dropout masks on every call
-        clf._layer_rng.bit_generator.state = state
-        clf._optimizer = _Recorder()
+        clf._training.layer_rng.bit_generator.state = state
+        clf._training.optimizer = _Recorder()
         return clf._train_step(X, target, weight)
 
-    clf._layer_rng.bit_generator.state = state
-    clf._optimizer = recorder = _Recorder()
+    clf._training.layer_rng.bit_generator.state = state
+    clf._training.optimizer = recorder = _Recorder()
     clf._train_step(X, target, weight)
     expected = numeric_gradient(loss, clf._packed)
     np.testing.assert_allclose(recorder.grads[0], expected, rtol=1e-5, atol=1e-8)

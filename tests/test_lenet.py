@@ -150,10 +150,10 @@ def test_whole_network_gradient_matches_finite_differences(pooling):
     target, weight = np.searchsorted(clf.classes_, y), np.ones(5)
 
     def loss():
-        clf._optimizer = _Recorder()
+        clf._training.optimizer = _Recorder()
         return clf._train_step(X, target, weight)
 
-    clf._optimizer = recorder = _Recorder()
+    clf._training.optimizer = recorder = _Recorder()
     clf._train_step(X, target, weight)
     expected = numeric_gradient(loss, clf._packed)
     np.testing.assert_allclose(recorder.grads[0], expected, rtol=1e-5, atol=1e-8)

@@ -61,16 +61,16 @@ def test_whole_network_gradient_matches_finite_differences():
     target = np.searchsorted(clf.classes_, y)
 
     def loss():
-        state = clf._optimizer
-        clf._optimizer = _Recorder()
+        state = clf._training.optimizer
+        clf._training.optimizer = _Recorder()
         value = clf._train_step(X, target, weight)
-        clf._optimizer = state
+        clf._training.optimizer = state
         return value
 
     recorder = _Recorder()
-    clf._optimizer, saved = recorder, clf._optimizer
+    clf._training.optimizer, saved = recorder, clf._training.optimizer
     clf._train_step(X, target, weight)
-    clf._optimizer = saved
+    clf._training.optimizer = saved
     (grad,) = recorder.grads  # one flat array: every parameter of the net
     np.testing.assert_allclose(
         grad, numeric_gradient(loss, clf._packed), rtol=1e-5, atol=1e-8
@@ -136,7 +136,9 @@ def test_warm_start_keeps_the_optimizer_and_equals_one_long_fit(digits):
     long = quiet(MLPClassifier((20,), **{**params, "max_iter": 8}), X, y)
     warm = MLPClassifier((20,), warm_start=True, **params)
     quiet(warm, X, y)
-    assert warm._optimizer.t == 4 * 7  # Adam's step count after 4 epochs of 7 batches
+    assert (
+        warm._training.optimizer.t == 4 * 7
+    )  # Adam's step count after 4 epochs of 7 batches
     quiet(warm, X, y)
     np.testing.assert_array_equal(long._packed, warm._packed)
     # n_iter_ counts the epochs of the last fit, as scikit-learn's; the curve
@@ -166,13 +168,13 @@ def test_pickle_drops_optimizer_state_unless_warm_start(digits):
         MLPClassifier((10,), max_iter=2, warm_start=True, random_state=0), X, y
     )
     cold_copy = pickle.loads(pickle.dumps(cold))
-    assert not hasattr(cold_copy, "_optimizer")
-    assert hasattr(cold, "_optimizer")  # pickling leaves the original alone
+    assert cold_copy._training.optimizer is None
+    assert cold._training.optimizer is not None  # pickling leaves the original alone
     assert len(pickle.dumps(cold)) < len(pickle.dumps(warm))
     np.testing.assert_array_equal(
         cold_copy.predict_proba(X_test), cold.predict_proba(X_test)
     )
-    assert hasattr(pickle.loads(pickle.dumps(warm)), "_optimizer")
+    assert pickle.loads(pickle.dumps(warm))._training.optimizer is not None
     cold_copy.partial_fit(X, y)  # a fresh optimizer is made when needed
 
 
@@ -189,7 +191,7 @@ def test_pickle_between_partial_fits_keeps_the_optimizer(digits, solver):
         moved.partial_fit(X_block, y_block, classes=np.arange(10))
     np.testing.assert_array_equal(moved._packed, here._packed)
     quiet(moved, X, y)  # after fit, pickles drop it again
-    assert not hasattr(pickle.loads(pickle.dumps(moved)), "_optimizer")
+    assert pickle.loads(pickle.dumps(moved))._training.optimizer is None
 
 
 def test_sample_weight_equals_repeated_rows_in_float64():
@@ -244,7 +246,7 @@ def test_divergence_after_good_epochs_keeps_the_last_good_weights(digits):
     X, y, X_test, _ = digits
     clf = quiet(MLPClassifier((20,), max_iter=2, warm_start=True, random_state=0), X, y)
     good = clf.predict_proba(X_test)
-    clf._optimizer.learning_rate = 1e38  # Adam steps about this far: overflow
+    clf._training.optimizer.learning_rate = 1e38  # Adam steps about this far: overflow
     with pytest.warns(ConvergenceWarning, match="weights this fit started from"):
         clf.fit(X * 1e3, y)
     np.testing.assert_array_equal(clf.predict_proba(X_test), good)
@@ -302,7 +304,7 @@ def test_max_iter_warns_and_adaptive_schedule_lowers_the_rate(digits, capsys):
     )  # fmt: skip
     out = capsys.readouterr().out
     assert "Setting learning rate to" in out
-    assert clf._optimizer.learning_rate < clf.learning_rate_init
+    assert clf._training.optimizer.learning_rate < clf.learning_rate_init
 
 
 def test_linear_model_attributes_and_templates(digits):
