@@ -10,13 +10,10 @@ methods: ``fit``/``partial_fit`` -> ``_fit`` -> ``_fit_loop`` -> ``_run_epoch``
 
 import copy
 import os
-import time
-import warnings
 from numbers import Integral, Real
 from string import Template
 
 import numpy as np
-import scipy.optimize
 from scipy import sparse
 from sklearn.base import (
     BaseEstimator,
@@ -25,27 +22,23 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import (
     check_is_fitted,
 )
-from tqdm.auto import tqdm
 
-from skcnn import _checkpoint
+from skcnn._buffer import pack
 from skcnn._callbacks import CallbackSupportMixin
 from skcnn._heads import head_for_targets, head_of
 from skcnn._images import check_compute_range, validate_images
 from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
-from skcnn._optim import OPTIMIZERS, make_optimizer
+from skcnn._optim import OPTIMIZERS
 from skcnn._parameters import N_JOBS_CONSTRAINT
 from skcnn._targets import check_targets, encode_targets, fitted_classes, row_weights
-from skcnn._training import TrainingState
-from skcnn._workspace import Workspace
+from skcnn._training import TrainingLoop, TrainingState
 
 _STOCHASTIC_SOLVERS = sorted(OPTIMIZERS)
 
@@ -54,67 +47,12 @@ _INPUT_DTYPES = [np.float64, np.float32, np.uint8]
 converted to the compute dtype one at a time."""
 
 
-def _n_decayed(layer_params) -> int:
-    """Number of weights (arrays of ndim > 1, under L2 decay) in the flat layout."""
-    return sum(p.size for params in layer_params for p in params if p.ndim > 1)
-
-
-def _views(flat, layer_params):
-    """Views of ``flat`` shaped like ``layer_params`` (a list per layer).
-
-    The layout puts every weight (ndim > 1) first, in layer order, then every
-    bias: the L2 penalty covers the prefix ``flat[:_n_decayed(layer_params)]``.
-    """
-    offset = {True: 0, False: _n_decayed(layer_params)}
-    views = []
-    for params in layer_params:
-        views.append([])
-        for p in params:
-            start = offset[p.ndim > 1]
-            views[-1].append(flat[start : start + p.size].reshape(p.shape))
-            offset[p.ndim > 1] = start + p.size
-    return views
-
-
-def _pack(layer_params):
-    """Copy ``layer_params`` into one flat buffer; return it and views of it.
-
-    The optimizer then updates every parameter in one kernel call.
-    """
-    arrays = [p for params in layer_params for p in params]
-    dtype = arrays[0].dtype if arrays else np.float64
-    flat = np.empty(sum(p.size for p in arrays), dtype=dtype)
-    views = _views(flat, layer_params)
-    for params, packed in zip(layer_params, views, strict=True):
-        for param, view in zip(params, packed, strict=True):
-            view[...] = param
-    return flat, views
-
-
 def positive_ints(name: str, value) -> list:
     """``value`` (an int or a sequence of ints) as a list, or a ValueError."""
     values = [value] if isinstance(value, Integral) else list(value)
     if any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in values):
         raise ValueError(f"{name} must hold positive integers; got {value!r}.")
     return values
-
-
-_PROGRESS = (
-    "n_iter_",
-    "t_",
-    "loss_curve_",
-    "best_loss_",
-    "validation_scores_",
-    "best_validation_score_",
-)
-"""The fitted attributes a checkpoint saves beside the weights and the state."""
-
-
-def _progress_to_json(value):
-    """A progress attribute as JSON holds it: floats as Python floats."""
-    if isinstance(value, list):
-        return [float(v) for v in value]
-    return value if value is None or isinstance(value, int) else float(value)
 
 
 def _training_state_of_old_files(attributes: dict) -> TrainingState:
@@ -129,11 +67,9 @@ def _training_state_of_old_files(attributes: dict) -> TrainingState:
     return training
 
 
-class TrainingDivergedError(ValueError):
-    """The training loss became NaN or infinite before any epoch completed."""
-
-
-class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator):
+class BaseNetworkClassifier(
+    TrainingLoop, CallbackSupportMixin, ClassifierMixin, BaseEstimator
+):
     """Base class of the trained classifiers: parameters, fit loop, inference.
 
     Subclasses define ``__init__`` (their own parameters plus the ones below)
@@ -587,7 +523,7 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
     def _set_packed(self, params):
         """Copy ``params`` into one flat buffer; ``params_`` become its views."""
         self._param_shapes = [[np.shape(p) for p in arrays] for arrays in params]
-        self._packed, self.params_ = _pack(params)
+        self._packed, self.params_ = pack(params)
 
     def _checked_params(self, dtype=None):
         """``params_`` checked against the network's shapes, in the compute dtype
@@ -613,375 +549,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             checked.append([np.ascontiguousarray(a, dtype=dtype) for a in arrays])
         return checked
 
-    def _checkpoint_run(self, X, target, weight, incremental, first):
-        """The checkpoint folder of this fit and what it resumes, or None.
-
-        With ``checkpoint`` set, ``fit`` (not ``partial_fit``) resumes from the
-        newest complete checkpoint there, if one exists and was written by the
-        same training run (estimator, hyperparameters, data), and refuses it
-        with a CheckpointError saying what differs otherwise.
-        """
-        if incremental or self.checkpoint is None:
-            return None
-        folder = os.fspath(self.checkpoint)
-        found = _checkpoint.load(folder)
-        if found is not None and not first:  # warm start: the checkpoint wins
-            self._initialize(X, self.classes_[target], None)
-        run = {"folder": folder, "rng_start": None, "fit_epochs": 0}
-        run["fingerprint"] = _checkpoint.fingerprint(self, X, target, weight)
-        if found is not None:
-            arrays, meta, path = found
-            _checkpoint.compare_fingerprints(
-                meta["fingerprint"], run["fingerprint"], path
-            )
-            run["rng_start"] = self._restore_checkpoint(arrays, meta)
-            run["fit_epochs"] = meta["fit_epochs"]
-        return run
-
-    def _save_checkpoint(self, run, rng_start, fit_epochs):
-        arrays, meta = self._training.checkpoint(rng_start)
-        arrays["params"] = self._packed
-        meta.update(
-            {name: _progress_to_json(getattr(self, name)) for name in _PROGRESS},
-            fingerprint=run["fingerprint"],
-            fit_epochs=fit_epochs,
-        )
-        try:
-            _checkpoint.save(run["folder"], self.n_iter_, arrays, meta)
-        except OSError as exc:
-            warnings.warn(
-                f"Could not write the checkpoint of epoch {self.n_iter_} in "
-                f"{run['folder']} ({exc}); training goes on, and the previous "
-                "checkpoint, if any, is kept.",
-                RuntimeWarning,
-                stacklevel=6,
-            )
-
-    def _restore_checkpoint(self, arrays, meta):
-        """Take back a checkpoint's weights, progress and training state; return
-        the RandomState's state at the start of the saved fit."""
-        self._packed[...] = arrays["params"]
-        for name in _PROGRESS:
-            setattr(self, name, meta[name])
-        self.loss_curve_ = list(self.loss_curve_)
-        return self._training.restore(arrays, meta, self._make_optimizer())
-
-    def _make_optimizer(self):
-        return make_optimizer(self.solver, [self._packed], self.get_params())
-
-    def _fit_loop(self, X, target, weight, incremental, root, y, run, first):
-        early_stopping = self.early_stopping and not incremental
-        resumed = run is not None and run["rng_start"] is not None
-        if not (incremental or resumed):
-            self.n_iter_ = 0  # epochs of this fit, as scikit-learn counts them
-        if resumed:  # the same validation split, then on from the saved state
-            now = self._training.random_state.get_state()
-            self._training.random_state.set_state(run["rng_start"])
-        rng_start = self._training.random_state.get_state()
-        index = None  # the rows of X trained on: all of them
-        if early_stopping:
-            index, val_index, target, y_val, weight, w_val = train_test_split(
-                np.arange(X.shape[0]), target, weight,
-                test_size=self.validation_fraction,
-                random_state=self._training.random_state,
-                stratify=self._head.stratify(target),
-            )  # fmt: skip
-        if resumed:
-            self._training.random_state.set_state(now)
-        n_train = X.shape[0] if index is None else len(index)
-        batch_size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
-        batch_size = min(batch_size, n_train)
-        good = self._copy_params()
-        if not resumed:
-            self._training.best_params = good if early_stopping else None
-        if early_stopping and not resumed:
-            self.best_loss_ = None  # scikit-learn's convention
-        fit_epochs = run["fit_epochs"] if resumed else 0
-        if not resumed:  # each epoch shuffles the previous order, as scikit-learn
-            self._training.order = np.arange(n_train)
-        interrupted = False
-        for _ in range(1 if incremental else self.max_iter - fit_epochs):
-            start = time.perf_counter()
-            epoch = root.subcontext(task_name="epoch")
-            epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
-            try:
-                loss = self._run_epoch(X, index, target, weight, batch_size)
-            except KeyboardInterrupt:
-                self._stop_interrupted(good, early_stopping)
-                interrupted = True
-                break
-            if not np.isfinite(loss):
-                self._stop_diverged(good, loss, fresh=first and self.n_iter_ == 0)
-                break
-            good = self._copy_params()
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss)
-            self.loss_ = loss
-            if early_stopping:
-                self._record_validation(X, val_index, y_val, w_val)
-            else:
-                self._record_loss(loss)
-            self._training.optimizer.iteration_ends(self.t_)
-            self._report_epoch(time.perf_counter() - start)
-            if epoch.call_on_fit_task_end(
-                estimator=self, X=X, y=y,
-                reconstruction_attributes=self._reconstruction_attributes,
-            ):  # fmt: skip
-                break  # a callback asked to stop
-            if self._training.no_improvement_count > self.n_iter_no_change:
-                metric = "validation score" if early_stopping else "training loss"
-                message = (
-                    f"{metric.capitalize()} did not improve more than tol={self.tol} "
-                    f"for {self.n_iter_no_change} consecutive epochs."
-                )
-                if self._training.optimizer.trigger_stopping(message, self.verbose):
-                    break
-                self._training.no_improvement_count = 0
-            fit_epochs += 1
-            if run is not None:
-                self._save_checkpoint(run, rng_start, fit_epochs)
-        else:
-            if not incremental:
-                warnings.warn(
-                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
-                    "reached and the optimization hasn't converged yet.",
-                    ConvergenceWarning,
-                    stacklevel=3,
-                )
-        if early_stopping:
-            self._set_params(self._training.best_params)
-        self._training.best_params = self._training.order = None
-        if run is not None and not interrupted:  # done: the next fit starts afresh
-            _checkpoint.clear(run["folder"])
-
-    def _run_epoch(self, X, index, target, weight, batch_size):
-        """One pass over the rows ``index`` of X (None: all of them); returns the
-        mean training loss. Each minibatch is converted to the compute dtype."""
-        n = len(target)
-        if self.shuffle:
-            self._training.order = self._training.random_state.permutation(
-                self._training.order
-            )
-        order = self._training.order
-        total = 0.0
-        batches = range(0, n, batch_size)
-        bar = tqdm(batches, desc=f"epoch {self.n_iter_ + 1}", leave=False,
-                   disable=self.verbose < 2)  # fmt: skip
-        workspace = Workspace()  # each step reuses the previous step's arrays
-        for lo in bar:
-            rows = order[lo : lo + batch_size]
-            batch = X[rows if index is None else index[rows]]
-            with workspace.step():
-                loss = self._train_step(
-                    batch.astype(self._packed.dtype, copy=False), target[rows],
-                    weight[rows],
-                )  # fmt: skip
-            if not np.isfinite(loss):
-                return loss
-            total += loss * len(rows)
-        return total / n
-
-    def _train_step(self, X, target, weight):
-        """Forward, loss, backward and one optimizer update on one minibatch."""
-        weight_sum = float(weight.sum())
-        if weight_sum == 0:
-            return 0.0
-        grad = np.empty_like(self._packed)
-        loss = self._start_gradient(weight_sum, grad)
-        loss += self._add_gradient(X, target, weight, weight_sum, grad)
-        self._training.optimizer.update_params([self._packed], [grad])
-        self.t_ += X.shape[0]
-        return loss
-
-    def _add_gradient(self, X, target, weight, weight_sum, grad):
-        """Add to ``grad`` the gradient of ``sum_i weight_i loss_i / weight_sum``
-        over the batch X (in the compute dtype); return that sum."""
-        out, caches, rng, layer_params = X, [], self._training.layer_rng, self.params_
-        for layer, params in zip(self.layers_, layer_params, strict=True):
-            out, cache = layer.forward(out, params, training=True, rng=rng)
-            caches.append(cache)
-        dout = np.empty_like(out)
-        losses = np.empty(out.shape[0])
-        scale = 1.0 / weight_sum
-        self._head.loss_gradient(out, target, weight, scale, dout, losses)
-        grad_views = _views(grad, layer_params)
-        # no layer before the first trainable one needs a gradient
-        first = next(i for i, params in enumerate(layer_params) if params)
-        for index in range(len(self.layers_) - 1, first - 1, -1):
-            layer, params = self.layers_[index], layer_params[index]
-            dout, layer_grads = layer.backward(
-                dout, caches[index], params, index > first
-            )
-            for view, layer_grad in zip(grad_views[index], layer_grads, strict=True):
-                view += layer_grad
-        return losses.sum() / weight_sum
-
-    def _start_gradient(self, weight_sum, grad):
-        """Write the L2 term's gradient ``alpha / weight_sum * w`` into ``grad``
-        (zeros for the biases), before the data's gradient is added; return
-        the term ``alpha / 2 * ||w||^2 / weight_sum``."""
-        n_decayed = _n_decayed(self.params_)
-        decayed = self._packed[:n_decayed]
-        decay = self.alpha / weight_sum  # a Python float: products keep the dtype
-        np.multiply(decayed, decay, out=grad[:n_decayed])
-        grad[n_decayed:] = 0
-        return 0.5 * self.alpha * float(np.vdot(decayed, decayed)) / weight_sum
-
-    def _full_batch_loss_grad(self, X, target, weight):
-        """The loss over all rows of X (with the L2 term) and its gradient at
-        the current weights, summed over chunks of 4096 rows in order."""
-        weight_sum = float(weight.sum())
-        chunk = max(self._predict_batch, 4096)
-        grad = np.empty_like(self._packed)
-        loss = self._start_gradient(weight_sum, grad)
-        workspace = Workspace()
-        for lo in range(0, X.shape[0], chunk):
-            rows = slice(lo, lo + chunk)
-            batch = X[rows].astype(self._packed.dtype, copy=False)
-            with workspace.step():
-                loss += self._add_gradient(
-                    batch, target[rows], weight[rows], weight_sum, grad
-                )
-        return loss, grad
-
-    def _fit_lbfgs(self, X, target, weight, root, y, first):
-        """Full-batch L-BFGS-B (scipy) on the loss and gradient over all of X,
-        summed in fixed chunks of rows; one L-BFGS iteration counts as one
-        ``n_iter_`` and one entry of ``loss_curve_``."""
-        if any(is_random(layer) for layer in self.layers_):
-            raise ValueError(
-                "solver='lbfgs' needs a deterministic loss: the network has "
-                "dropout or augmentation layers. Use solver='adam' or 'sgd'."
-            )
-        if self.checkpoint is not None:
-            raise ValueError(
-                "checkpoint is supported by the stochastic solvers ('adam', "
-                "'sgd'), which train in epochs; set checkpoint=None for lbfgs."
-            )
-        last = {}  # the latest evaluation, whose loss the callback records
-        stopped = []  # a callback asked to stop
-
-        def loss_grad(flat):
-            self._packed[...] = flat
-            loss, grad = self._full_batch_loss_grad(X, target, weight)
-            last.update(x=flat.copy(), loss=loss)
-            return loss, grad.astype(np.float64)
-
-        accepted = self._packed.astype(np.float64)
-        self.n_iter_ = 0
-
-        def callback(flat):  # after each iteration, at its accepted point
-            nonlocal accepted
-            start = time.perf_counter()
-            accepted = flat.copy()
-            loss = last["loss"] if np.array_equal(last["x"], flat) else None
-            loss = loss_grad(flat)[0] if loss is None else loss
-            self._packed[...] = flat
-            self.n_iter_ += 1
-            self.loss_curve_.append(loss)
-            self._report_epoch(time.perf_counter() - start)
-            epoch = root.subcontext(task_name="epoch")
-            epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
-            if epoch.call_on_fit_task_end(
-                estimator=self, X=X, y=y,
-                reconstruction_attributes=self._reconstruction_attributes,
-            ):  # fmt: skip
-                stopped.append(self.n_iter_)
-                raise StopIteration  # scipy stops at this point
-
-        try:
-            result = scipy.optimize.minimize(
-                loss_grad, accepted, method="L-BFGS-B", jac=True, callback=callback,
-                options={"maxiter": self.max_iter, "maxfun": self.max_fun,
-                         "gtol": self.tol},
-            )  # fmt: skip
-        except KeyboardInterrupt:
-            self._stop_interrupted(accepted.astype(self._packed.dtype), False)
-            return
-        self._packed[...] = result.x
-        self.loss_ = float(result.fun)
-        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
-        if not np.isfinite(self._packed).all():
-            self._stop_diverged(accepted, self.loss_, fresh=first and self.n_iter_ == 0)
-        elif result.status != 0 and not stopped:
-            message = result.message
-            message = message.decode() if isinstance(message, bytes) else message
-            warnings.warn(
-                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
-                f"(status={result.status}): {message}. Increase max_iter "
-                f"(={self.max_iter}) or max_fun (={self.max_fun}), or scale X.",
-                ConvergenceWarning,
-                stacklevel=4,
-            )
-
-    # -- bookkeeping ------------------------------------------------------------
-
-    def _record_loss(self, loss):
-        if self.best_loss_ is None:  # after a fit with early stopping
-            self.best_loss_ = np.inf
-        if loss > self.best_loss_ - self.tol:
-            self._training.no_improvement_count += 1
-        else:
-            self._training.no_improvement_count = 0
-        self.best_loss_ = min(self.best_loss_, loss)
-
-    def _record_validation(self, X, val_index, y_val, w_val):
-        correct = self._head.decide(self._forward(X, rows=val_index)) == y_val
-        if correct.ndim == 2:  # multilabel: every label right (subset accuracy)
-            correct = correct.all(axis=1)
-        score = float(np.average(correct, weights=w_val))
-        self.validation_scores_.append(score)
-        if score < self.best_validation_score_ + self.tol:
-            self._training.no_improvement_count += 1
-        else:
-            self._training.no_improvement_count = 0
-        if score > self.best_validation_score_:
-            self.best_validation_score_ = score
-            self._training.best_params = self._copy_params()
-
-    def _report_epoch(self, seconds):
-        if not self.verbose:
-            return
-        line = f"Iteration {self.n_iter_}, loss = {self.loss_curve_[-1]:.8f}"
-        if self.validation_scores_:
-            line += f", validation score = {self.validation_scores_[-1]:.6f}"
-        print(f"{line}, {seconds:.2f} s")
-
-    def _stop_interrupted(self, good, early_stopping):
-        kept = "the best validation score" if early_stopping else "the last epoch"
-        self._set_params(good)
-        warnings.warn(
-            f"Training interrupted (KeyboardInterrupt) after {self.n_iter_} "
-            f"completed epochs; the model keeps the weights of {kept} and can "
-            "predict.",
-            RuntimeWarning,
-            stacklevel=4,
-        )
-
-    def _stop_diverged(self, good, loss, fresh):
-        self._set_params(good)
-        cause = (
-            f"The training loss became {loss} in epoch {self.n_iter_ + 1}: the "
-            f"learning rate is probably too large (learning_rate_init="
-            f"{self.learning_rate_init}, solver={self.solver!r}); lower it, or "
-            "scale X (e.g. StandardScaler or pixels / 255)."
-        )
-        if fresh:  # nothing worth keeping: back to an unfitted estimator
-            state = {"_training", "_packed", "_param_shapes"}
-            for name in [k for k in vars(self) if k.endswith("_") or k in state]:
-                delattr(self, name)
-            raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
-        kept = (
-            f"of epoch {self.n_iter_} are kept"
-            if self.n_iter_
-            else "this fit started from are kept"
-        )
-        warnings.warn(
-            cause + f" The weights {kept}.",
-            ConvergenceWarning,
-            stacklevel=4,
-        )
-
     # -- parameters and inference -----------------------------------------------
 
     def _reconstruction_attributes(self):
@@ -990,12 +557,6 @@ class BaseNetworkClassifier(CallbackSupportMixin, ClassifierMixin, BaseEstimator
             "params_": [[p.copy() for p in params] for params in self.params_],
             "n_iter_": self.n_iter_,
         }
-
-    def _copy_params(self):
-        return self._packed.copy()
-
-    def _set_params(self, values):
-        self._packed[...] = values
 
     def _forward(self, X, n_layers=None, rows=None, params=None):
         """Output of the first ``n_layers`` layers (all: the logits) on validated X

@@ -1,4 +1,14 @@
-"""What a fit carries from one epoch, and one ``partial_fit`` call, to the next.
+r"""The training loop, and what a fit carries from one epoch to the next.
+
+:class:`TrainingLoop` is the part of
+:class:`~skcnn._network.BaseNetworkClassifier` that trains: the minibatch
+epochs of the stochastic solvers and full-batch L-BFGS, which share one
+end-of-epoch step (:meth:`TrainingLoop._finish_epoch`: count, record, report,
+callbacks); the loss and its gradient over a minibatch; early stopping,
+divergence, Ctrl-C and checkpoints. A fit runs::
+
+    fit / partial_fit -> _fit -> _fit_loop -> _run_epoch -> _train_step
+                              \-> _fit_lbfgs -> _full_batch_loss_grad
 
 :class:`TrainingState` holds the training loop's own state, apart from the
 weights and the public fitted attributes (``n_iter_``, ``t_``,
@@ -7,6 +17,23 @@ order, early stopping's best weights and the stopping counter. It saves and
 restores itself for checkpoints (:meth:`TrainingState.checkpoint`,
 :meth:`TrainingState.restore`), in the format :mod:`skcnn._checkpoint` writes.
 """
+
+import os
+import time
+import warnings
+from functools import partial
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from tqdm.auto import tqdm
+
+from skcnn import _checkpoint
+from skcnn._buffer import n_decayed, views
+from skcnn._layers import is_random
+from skcnn._optim import make_optimizer
+from skcnn._workspace import Workspace
 
 
 def _rng_parts(prefix: str, state: tuple, arrays: dict, meta: dict) -> None:
@@ -98,3 +125,454 @@ class TrainingState:
         optimizer.load_state(states, scalars)
         self.optimizer = optimizer
         return _rng_state("rng_start", arrays, meta)
+
+
+_PROGRESS = (
+    "n_iter_",
+    "t_",
+    "loss_curve_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+)
+"""The fitted attributes a checkpoint saves beside the weights and the state."""
+
+
+def _progress_to_json(value):
+    """A progress attribute as JSON holds it: floats as Python floats."""
+    if isinstance(value, list):
+        return [float(v) for v in value]
+    return value if value is None or isinstance(value, int) else float(value)
+
+
+class TrainingDivergedError(ValueError):
+    """The training loss became NaN or infinite before any epoch completed."""
+
+
+class TrainingLoop:
+    """The training half of the networks' estimator base class (a mixin).
+
+    It reads the estimator's parameters and fitted attributes, and keeps its
+    own state in ``_training`` (a :class:`TrainingState`).
+    """
+
+    # -- minibatch epochs (adam, sgd) -------------------------------------------
+
+    def _fit_loop(self, X, target, weight, incremental, root, y, run, first):
+        """Minibatch epochs: ``max_iter`` of them (one for ``partial_fit``),
+        fewer when training stops early, is interrupted or diverges."""
+        early_stopping = self.early_stopping and not incremental
+        resumed = run is not None and run["rng_start"] is not None
+        if not (incremental or resumed):
+            self.n_iter_ = 0  # epochs of this fit, as scikit-learn counts them
+        rng_start, (index, target, weight, held_out) = self._split_validation(
+            X, target, weight, early_stopping, run if resumed else None
+        )
+        batch_size = self._minibatch_size(len(target))
+        good = self._copy_params()
+        if not resumed:
+            self._start_run(len(target), good, early_stopping)
+        fit_epochs = run["fit_epochs"] if resumed else 0
+        interrupted = False
+        for _ in range(1 if incremental else self.max_iter - fit_epochs):
+            start = time.perf_counter()
+            epoch = root.subcontext(task_name="epoch")
+            epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
+            try:
+                loss = self._run_epoch(X, index, target, weight, batch_size)
+            except KeyboardInterrupt:
+                self._stop_interrupted(good, early_stopping)
+                interrupted = True
+                break
+            if not np.isfinite(loss):
+                self._stop_diverged(good, loss, fresh=first and self.n_iter_ == 0)
+                break
+            good = self._copy_params()
+            record = partial(self._record_epoch, loss, X, held_out)
+            if self._finish_epoch(epoch, X, y, loss, start, record) or self._stops():
+                break  # a callback asked to stop, or no more improvement
+            fit_epochs += 1
+            if run is not None:
+                self._save_checkpoint(run, rng_start, fit_epochs)
+        else:
+            if not incremental:
+                warnings.warn(
+                    f"Stochastic optimizer: maximum iterations ({self.max_iter}) "
+                    "reached and the optimization hasn't converged yet.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+        self._end_run(early_stopping, run, interrupted)
+
+    def _split_validation(self, X, target, weight, early_stopping, resumed_run):
+        """``(rng_start, (index, target, weight, held_out))``: the RandomState's
+        state before the split, and the training rows (``index``: None for all
+        of X) with their targets and weights; with early stopping, the held-out
+        ``(rows, y, weights)``. A resumed run draws the same split again."""
+        random_state = self._training.random_state
+        if resumed_run is not None:  # the same split, then on from the saved state
+            now = random_state.get_state()
+            random_state.set_state(resumed_run["rng_start"])
+        rng_start = random_state.get_state()
+        index = held_out = None
+        if early_stopping:
+            index, val_index, target, y_val, weight, w_val = train_test_split(
+                np.arange(X.shape[0]), target, weight,
+                test_size=self.validation_fraction, random_state=random_state,
+                stratify=self._head.stratify(target),
+            )  # fmt: skip
+            held_out = val_index, y_val, w_val
+        if resumed_run is not None:
+            random_state.set_state(now)
+        return rng_start, (index, target, weight, held_out)
+
+    def _minibatch_size(self, n_train):
+        size = min(200, n_train) if self.batch_size == "auto" else self.batch_size
+        return min(size, n_train)
+
+    def _start_run(self, n_train, good, early_stopping):
+        """A new run (not resumed): the best weights so far, and the order each
+        epoch shuffles (the previous epoch's, as scikit-learn)."""
+        self._training.best_params = good if early_stopping else None
+        if early_stopping:
+            self.best_loss_ = None  # scikit-learn's convention
+        self._training.order = np.arange(n_train)
+
+    def _record_epoch(self, loss, X, held_out):
+        """A minibatch epoch's bookkeeping: its loss, the stopping metric, the
+        learning-rate schedule."""
+        self.loss_ = loss
+        if held_out is not None:
+            self._record_validation(X, *held_out)
+        else:
+            self._record_loss(loss)
+        self._training.optimizer.iteration_ends(self.t_)
+
+    def _finish_epoch(self, epoch, X, y, loss, start, record=None) -> bool:
+        """The end of an epoch (an L-BFGS iteration) for both drivers: count it,
+        keep its loss, ``record`` the rest, report, tell the callbacks; whether
+        a callback asked to stop."""
+        self.n_iter_ += 1
+        self.loss_curve_.append(loss)
+        if record is not None:
+            record()
+        self._report_epoch(time.perf_counter() - start)
+        return epoch.call_on_fit_task_end(
+            estimator=self, X=X, y=y,
+            reconstruction_attributes=self._reconstruction_attributes,
+        )  # fmt: skip
+
+    def _stops(self) -> bool:
+        """Whether the stopping metric has not improved for too long: the
+        optimizer stops, or (schedule 'adaptive') lowers its rate and goes on."""
+        if self._training.no_improvement_count <= self.n_iter_no_change:
+            return False
+        metric = "validation score" if self.early_stopping else "training loss"
+        message = (
+            f"{metric.capitalize()} did not improve more than tol={self.tol} "
+            f"for {self.n_iter_no_change} consecutive epochs."
+        )
+        if self._training.optimizer.trigger_stopping(message, self.verbose):
+            return True
+        self._training.no_improvement_count = 0
+        return False
+
+    def _end_run(self, early_stopping, run, interrupted):
+        if early_stopping:
+            self._set_params(self._training.best_params)
+        self._training.best_params = self._training.order = None
+        if run is not None and not interrupted:  # done: the next fit starts afresh
+            _checkpoint.clear(run["folder"])
+
+    # -- one epoch, one step ----------------------------------------------------
+
+    def _run_epoch(self, X, index, target, weight, batch_size):
+        """One pass over the rows ``index`` of X (None: all of them); returns the
+        mean training loss. Each minibatch is converted to the compute dtype."""
+        n = len(target)
+        if self.shuffle:
+            self._training.order = self._training.random_state.permutation(
+                self._training.order
+            )
+        order = self._training.order
+        total = 0.0
+        batches = range(0, n, batch_size)
+        bar = tqdm(batches, desc=f"epoch {self.n_iter_ + 1}", leave=False,
+                   disable=self.verbose < 2)  # fmt: skip
+        workspace = Workspace()  # each step reuses the previous step's arrays
+        for lo in bar:
+            rows = order[lo : lo + batch_size]
+            batch = X[rows if index is None else index[rows]]
+            with workspace.step():
+                loss = self._train_step(
+                    batch.astype(self._packed.dtype, copy=False), target[rows],
+                    weight[rows],
+                )  # fmt: skip
+            if not np.isfinite(loss):
+                return loss
+            total += loss * len(rows)
+        return total / n
+
+    def _train_step(self, X, target, weight):
+        """Forward, loss, backward and one optimizer update on one minibatch."""
+        weight_sum = float(weight.sum())
+        if weight_sum == 0:
+            return 0.0
+        grad = np.empty_like(self._packed)
+        loss = self._start_gradient(weight_sum, grad)
+        loss += self._add_gradient(X, target, weight, weight_sum, grad)
+        self._training.optimizer.update_params([self._packed], [grad])
+        self.t_ += X.shape[0]
+        return loss
+
+    def _add_gradient(self, X, target, weight, weight_sum, grad):
+        """Add to ``grad`` the gradient of ``sum_i weight_i loss_i / weight_sum``
+        over the batch X (in the compute dtype); return that sum."""
+        out, caches, rng, layer_params = X, [], self._training.layer_rng, self.params_
+        for layer, params in zip(self.layers_, layer_params, strict=True):
+            out, cache = layer.forward(out, params, training=True, rng=rng)
+            caches.append(cache)
+        dout = np.empty_like(out)
+        losses = np.empty(out.shape[0])
+        scale = 1.0 / weight_sum
+        self._head.loss_gradient(out, target, weight, scale, dout, losses)
+        grad_views = views(grad, layer_params)
+        # no layer before the first trainable one needs a gradient
+        first = next(i for i, params in enumerate(layer_params) if params)
+        for index in range(len(self.layers_) - 1, first - 1, -1):
+            layer, params = self.layers_[index], layer_params[index]
+            dout, layer_grads = layer.backward(
+                dout, caches[index], params, index > first
+            )
+            for view, layer_grad in zip(grad_views[index], layer_grads, strict=True):
+                view += layer_grad
+        return losses.sum() / weight_sum
+
+    def _start_gradient(self, weight_sum, grad):
+        """Write the L2 term's gradient ``alpha / weight_sum * w`` into ``grad``
+        (zeros for the biases), before the data's gradient is added; return
+        the term ``alpha / 2 * ||w||^2 / weight_sum``."""
+        n_decay = n_decayed(self.params_)
+        decayed = self._packed[:n_decay]
+        decay = self.alpha / weight_sum  # a Python float: products keep the dtype
+        np.multiply(decayed, decay, out=grad[:n_decay])
+        grad[n_decay:] = 0
+        return 0.5 * self.alpha * float(np.vdot(decayed, decayed)) / weight_sum
+
+    def _full_batch_loss_grad(self, X, target, weight):
+        """The loss over all rows of X (with the L2 term) and its gradient at
+        the current weights, summed over chunks of 4096 rows in order."""
+        weight_sum = float(weight.sum())
+        chunk = max(self._predict_batch, 4096)
+        grad = np.empty_like(self._packed)
+        loss = self._start_gradient(weight_sum, grad)
+        workspace = Workspace()
+        for lo in range(0, X.shape[0], chunk):
+            rows = slice(lo, lo + chunk)
+            batch = X[rows].astype(self._packed.dtype, copy=False)
+            with workspace.step():
+                loss += self._add_gradient(
+                    batch, target[rows], weight[rows], weight_sum, grad
+                )
+        return loss, grad
+
+    # -- full-batch L-BFGS --------------------------------------------------------
+
+    def _fit_lbfgs(self, X, target, weight, root, y, first):
+        """Full-batch L-BFGS-B (scipy) on the loss and gradient over all of X,
+        summed in fixed chunks of rows; one L-BFGS iteration counts as one
+        ``n_iter_`` and one entry of ``loss_curve_``."""
+        self._check_lbfgs()
+        last = {}  # the latest evaluation, whose loss the callback records
+        stopped = []  # a callback asked to stop
+
+        def loss_grad(flat):
+            self._packed[...] = flat
+            loss, grad = self._full_batch_loss_grad(X, target, weight)
+            last.update(x=flat.copy(), loss=loss)
+            return loss, grad.astype(np.float64)
+
+        accepted = self._packed.astype(np.float64)
+        self.n_iter_ = 0
+
+        def callback(flat):  # after each iteration, at its accepted point
+            nonlocal accepted
+            start = time.perf_counter()
+            epoch = root.subcontext(task_name="epoch")
+            epoch.call_on_fit_task_begin(estimator=self, X=X, y=y)
+            accepted = flat.copy()
+            loss = last["loss"] if np.array_equal(last["x"], flat) else None
+            loss = loss_grad(flat)[0] if loss is None else loss
+            self._packed[...] = flat
+            if self._finish_epoch(epoch, X, y, loss, start):
+                stopped.append(self.n_iter_)
+                raise StopIteration  # scipy stops at this point
+
+        try:
+            result = scipy.optimize.minimize(
+                loss_grad, accepted, method="L-BFGS-B", jac=True, callback=callback,
+                options={"maxiter": self.max_iter, "maxfun": self.max_fun,
+                         "gtol": self.tol},
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            self._stop_interrupted(accepted.astype(self._packed.dtype), False)
+            return
+        self._packed[...] = result.x
+        self.loss_ = float(result.fun)
+        self.best_loss_ = min(self.loss_curve_, default=self.loss_)
+        if not np.isfinite(self._packed).all():
+            self._stop_diverged(accepted, self.loss_, fresh=first and self.n_iter_ == 0)
+        elif result.status != 0 and not stopped:
+            message = result.message
+            message = message.decode() if isinstance(message, bytes) else message
+            warnings.warn(
+                f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
+                f"(status={result.status}): {message}. Increase max_iter "
+                f"(={self.max_iter}) or max_fun (={self.max_fun}), or scale X.",
+                ConvergenceWarning,
+                stacklevel=4,
+            )
+
+    def _check_lbfgs(self):
+        if any(is_random(layer) for layer in self.layers_):
+            raise ValueError(
+                "solver='lbfgs' needs a deterministic loss: the network has "
+                "dropout or augmentation layers. Use solver='adam' or 'sgd'."
+            )
+        if self.checkpoint is not None:
+            raise ValueError(
+                "checkpoint is supported by the stochastic solvers ('adam', "
+                "'sgd'), which train in epochs; set checkpoint=None for lbfgs."
+            )
+
+    # -- bookkeeping and stops ---------------------------------------------------
+
+    def _record_loss(self, loss):
+        if self.best_loss_ is None:  # after a fit with early stopping
+            self.best_loss_ = np.inf
+        if loss > self.best_loss_ - self.tol:
+            self._training.no_improvement_count += 1
+        else:
+            self._training.no_improvement_count = 0
+        self.best_loss_ = min(self.best_loss_, loss)
+
+    def _record_validation(self, X, val_index, y_val, w_val):
+        correct = self._head.decide(self._forward(X, rows=val_index)) == y_val
+        if correct.ndim == 2:  # multilabel: every label right (subset accuracy)
+            correct = correct.all(axis=1)
+        score = float(np.average(correct, weights=w_val))
+        self.validation_scores_.append(score)
+        if score < self.best_validation_score_ + self.tol:
+            self._training.no_improvement_count += 1
+        else:
+            self._training.no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            self._training.best_params = self._copy_params()
+
+    def _report_epoch(self, seconds):
+        if not self.verbose:
+            return
+        line = f"Iteration {self.n_iter_}, loss = {self.loss_curve_[-1]:.8f}"
+        if self.validation_scores_:
+            line += f", validation score = {self.validation_scores_[-1]:.6f}"
+        print(f"{line}, {seconds:.2f} s")
+
+    def _stop_interrupted(self, good, early_stopping):
+        kept = "the best validation score" if early_stopping else "the last epoch"
+        self._set_params(good)
+        warnings.warn(
+            f"Training interrupted (KeyboardInterrupt) after {self.n_iter_} "
+            f"completed epochs; the model keeps the weights of {kept} and can "
+            "predict.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+    def _stop_diverged(self, good, loss, fresh):
+        self._set_params(good)
+        cause = (
+            f"The training loss became {loss} in epoch {self.n_iter_ + 1}: the "
+            f"learning rate is probably too large (learning_rate_init="
+            f"{self.learning_rate_init}, solver={self.solver!r}); lower it, or "
+            "scale X (e.g. StandardScaler or pixels / 255)."
+        )
+        if fresh:  # nothing worth keeping: back to an unfitted estimator
+            state = {"_training", "_packed", "_param_shapes"}
+            for name in [k for k in vars(self) if k.endswith("_") or k in state]:
+                delattr(self, name)
+            raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
+        kept = (
+            f"of epoch {self.n_iter_} are kept"
+            if self.n_iter_
+            else "this fit started from are kept"
+        )
+        warnings.warn(
+            cause + f" The weights {kept}.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+    def _copy_params(self):
+        return self._packed.copy()
+
+    def _set_params(self, values):
+        self._packed[...] = values
+
+    # -- checkpoints ------------------------------------------------------------
+
+    def _checkpoint_run(self, X, target, weight, incremental, first):
+        """The checkpoint folder of this fit and what it resumes, or None.
+
+        With ``checkpoint`` set, ``fit`` (not ``partial_fit``) resumes from the
+        newest complete checkpoint there, if one exists and was written by the
+        same training run (estimator, hyperparameters, data), and refuses it
+        with a CheckpointError saying what differs otherwise.
+        """
+        if incremental or self.checkpoint is None:
+            return None
+        folder = os.fspath(self.checkpoint)
+        found = _checkpoint.load(folder)
+        if found is not None and not first:  # warm start: the checkpoint wins
+            self._initialize(X, self.classes_[target], None)
+        run = {"folder": folder, "rng_start": None, "fit_epochs": 0}
+        run["fingerprint"] = _checkpoint.fingerprint(self, X, target, weight)
+        if found is not None:
+            arrays, meta, path = found
+            _checkpoint.compare_fingerprints(
+                meta["fingerprint"], run["fingerprint"], path
+            )
+            run["rng_start"] = self._restore_checkpoint(arrays, meta)
+            run["fit_epochs"] = meta["fit_epochs"]
+        return run
+
+    def _save_checkpoint(self, run, rng_start, fit_epochs):
+        arrays, meta = self._training.checkpoint(rng_start)
+        arrays["params"] = self._packed
+        meta.update(
+            {name: _progress_to_json(getattr(self, name)) for name in _PROGRESS},
+            fingerprint=run["fingerprint"],
+            fit_epochs=fit_epochs,
+        )
+        try:
+            _checkpoint.save(run["folder"], self.n_iter_, arrays, meta)
+        except OSError as exc:
+            warnings.warn(
+                f"Could not write the checkpoint of epoch {self.n_iter_} in "
+                f"{run['folder']} ({exc}); training goes on, and the previous "
+                "checkpoint, if any, is kept.",
+                RuntimeWarning,
+                stacklevel=6,
+            )
+
+    def _restore_checkpoint(self, arrays, meta):
+        """Take back a checkpoint's weights, progress and training state; return
+        the RandomState's state at the start of the saved fit."""
+        self._packed[...] = arrays["params"]
+        for name in _PROGRESS:
+            setattr(self, name, meta[name])
+        self.loss_curve_ = list(self.loss_curve_)
+        return self._training.restore(arrays, meta, self._make_optimizer())
+
+    def _make_optimizer(self):
+        return make_optimizer(self.solver, [self._packed], self.get_params())

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skcnn import ConvNetClassifier, LeNet5Classifier
-from skcnn._network import TrainingDivergedError
+from skcnn._training import TrainingDivergedError
 from skcnn.datasets import load_digits_images, load_mnist
 from skcnn.layers import (
     Activation,

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skcnn import LeNet5Classifier
 from skcnn._lenet import input_field
-from skcnn._network import TrainingDivergedError
+from skcnn._training import TrainingDivergedError
 from skcnn.datasets import load_digits_images, load_mnist
 from tests.test_layers import numeric_gradient
 

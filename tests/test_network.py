@@ -14,7 +14,7 @@ from sklearn.neural_network import MLPClassifier as SklearnMLP
 from threadpoolctl import threadpool_limits
 
 from skcnn import LinearSoftmaxClassifier, MLPClassifier
-from skcnn._network import TrainingDivergedError
+from skcnn._training import TrainingDivergedError
 from skcnn.datasets import load_digits_images, load_mnist
 from tests.test_layers import numeric_gradient
 
