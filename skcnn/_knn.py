@@ -46,8 +46,9 @@ _VOTE_CHUNK = 65_536
 beyond the output stays bounded (about 25 MB of neighbour lists and shares)
 whatever the number of queries."""
 
-_MARGIN = 8
-"""Extra candidates the kernels keep for the exact float64 re-ranking."""
+CANDIDATE_MARGIN = 8
+"""Extra candidates the kernels keep for the exact float64 re-ranking (the
+ONNX graph of :mod:`skcnn.onnx` keeps as many)."""
 
 _QUERY_BLOCK = 256
 """Queries a thread multiplies by one sgemm in the L2 kernel (at most)."""
@@ -359,7 +360,7 @@ def exact_neighbors(X, train, k, metric, batch_size):
     """The k nearest rows of ``train`` for each row of X, exactly, ties by index.
 
     The kernels rank in float32 (uint8 L1: in exact integers) and keep
-    ``k + _MARGIN`` candidates; those are re-ranked with float64 distances. A
+    ``k + CANDIDATE_MARGIN`` candidates; those are re-ranked with float64 distances. A
     query is then *certified*: no training row left out can be nearer than its
     k-th neighbour, because its kernel distance exceeded the last candidate's
     by more than the rounding envelope. The rare query that is not certified
@@ -374,7 +375,7 @@ def exact_neighbors(X, train, k, metric, batch_size):
         Training indices; equal distances in training order.
     """
     n_fit = len(train)
-    k_keep = min(k + _MARGIN, n_fit)
+    k_keep = min(k + CANDIDATE_MARGIN, n_fit)
     if metric == "l1" and HAS_SAD and X.dtype == train.dtype == np.uint8:
         scan = _scan_uint8_l1
     else:

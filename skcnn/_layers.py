@@ -728,15 +728,16 @@ class Pool2D(Layer):
             _check_int(self, "stride", self.stride, 1)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.size}, stride={self._stride})"
+        return f"{type(self).__name__}({self.size}, stride={self.effective_stride})"
 
     @property
-    def _stride(self):
+    def effective_stride(self) -> int:
+        """The step S between windows: ``stride``, or ``size`` when it is None."""
         return self.size if self.stride is None else self.stride
 
     def output_shape(self, in_shape: tuple) -> tuple:
         height, width, channels = in_shape
-        geometry = self.size, self._stride, 0
+        geometry = self.size, self.effective_stride, 0
         return (
             output_size(self, height, *geometry),
             output_size(self, width, *geometry),
@@ -748,7 +749,7 @@ class Pool2D(Layer):
         out_h, out_w, _ = self.output_shape((x.shape[1], x.shape[2], x.shape[0]))
         out = empty((x.shape[0], out_h, out_w, x.shape[3]), x.dtype)
         use_max = self.mode == "max"
-        pool_forward(x, self.size, self._stride, use_max, out)
+        pool_forward(x, self.size, self.effective_stride, use_max, out)
         # max pooling's backward compares the input with the output: keep a copy
         # that an in-place activation downstream cannot change
         top = None
@@ -765,7 +766,7 @@ class Pool2D(Layer):
         use_max = self.mode == "max"
         dout = np.ascontiguousarray(dout)
         top = dout if out is None else out  # average pooling does not read it
-        pool_backward(x, top, dout, self.size, self._stride, use_max, dx)
+        pool_backward(x, top, dout, self.size, self.effective_stride, use_max, dx)
         return dx, []
 
 

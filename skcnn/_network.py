@@ -324,6 +324,18 @@ class BaseNetworkClassifier(
         return decided.astype(int) if head.multilabel else self.classes_[decided]
 
     @property
+    def layer_names_(self) -> list:
+        """A short name for each of ``layers_``, as the summary shows them."""
+        check_is_fitted(self)
+        return self._layer_names()
+
+    @property
+    def compute_dtype_(self) -> np.dtype:
+        """The dtype of the fitted weights, which inference computes in."""
+        check_is_fitted(self)
+        return self._packed.dtype
+
+    @property
     def _head(self):
         """The output head (:mod:`skcnn._heads`) of the fitted network."""
         return head_of(self)
@@ -341,7 +353,7 @@ class BaseNetworkClassifier(
         check_is_fitted(self)
         rows = [("", "layer", "output shape", "parameters")]
         shape = (self.n_features_in_,)
-        for name, layer in zip(self._layer_names(), self.layers_, strict=True):
+        for name, layer in zip(self.layer_names_, self.layers_, strict=True):
             n_params = layer.n_params(shape)
             shape = layer.output_shape(shape)
             rows.append((name, repr(layer), str(shape), f"{n_params:,}"))
@@ -742,6 +754,13 @@ TRAINED_ATTRIBUTES = """\
         The network, first layer first (see :meth:`summary`).
     params_ : list of lists of ndarray
         Each layer's parameters (weights then biases).
+    layer_names_ : list of str
+        A short name for each of ``layers_`` (``C1``, ``conv2``, ...; empty
+        where the model names none), as :meth:`summary` and the displays show
+        them.
+    compute_dtype_ : numpy.dtype
+        The dtype the network computes in: its weights', from the ``dtype``
+        parameter or X's at the first fit.
     loss_curve_ : list of float
         Mean training loss of each epoch or L-BFGS iteration (with the L2
         penalty), across warm-started fits.

@@ -5,8 +5,8 @@ Every converter reproduces the estimator's own inference, step by step:
 - **input** as skcnn's validation reads it: flat rows or image arrays
   ``(n, H, W[, C])`` reshaped to rows; integer and boolean input via float64
   (as scikit-learn's validation converts it), then the compute dtype: float32
-  for k-NN; for a network, the dtype it was fitted in (``_packed.dtype``, that
-  of every array of ``params_``): its ``dtype`` parameter, or with
+  for k-NN; for a network, the dtype it was fitted in (``compute_dtype_``,
+  that of its weights): its ``dtype`` parameter, or with
   ``dtype=None`` (the default of the MLP and the linear model) float64 after
   float64 training data and float32 after float32 or uint8;
 - **networks** (``layers_`` with ``params_``): the image input layer (rows in
@@ -42,7 +42,7 @@ from skl2onnx.common.data_types import (
 from skl2onnx.common.utils_classifier import get_label_classes
 
 from skcnn._heads import SoftmaxHead, head_of
-from skcnn._knn import _MARGIN
+from skcnn._knn import CANDIDATE_MARGIN
 from skcnn._layers import (
     Activation,
     AvgPool2D,
@@ -339,7 +339,7 @@ def _conv2d(g, layer, params, x, in_shape, dtype):
 
 
 def _pool2d(g, layer, params, x, in_shape, dtype):
-    size, stride = layer.size, layer._stride
+    size, stride = layer.size, layer.effective_stride
     if isinstance(layer, MaxPool2D) or dtype == np.float32:
         op_type = "MaxPool" if isinstance(layer, MaxPool2D) else "AveragePool"
         return g.op(op_type, x, kernel_shape=[size, size], strides=[stride, stride])
@@ -403,11 +403,7 @@ def compute_dtype(model) -> np.dtype:
     Not the ``dtype`` parameter, which may be None ("follow X": float64 X
     trains float64 weights, float32 or uint8 X float32 ones).
     """
-    packed = getattr(model, "_packed", None)
-    if packed is not None:
-        return np.dtype(packed.dtype)
-    arrays = [p for params in model.params_ for p in params]
-    return np.dtype(arrays[0].dtype if arrays else np.float64)
+    return np.dtype(model.compute_dtype_)
 
 
 def _output_head(g, model, logits, dtype):
@@ -529,7 +525,7 @@ def knn_graph(g, model, x):
         )
     n_stored, n_features = stored.shape
     n_vote = neighbours_needed(units, k)
-    n_candidates = min(n_vote + _MARGIN, n_stored)
+    n_candidates = min(n_vote + CANDIDATE_MARGIN, n_stored)
     squared = model.effective_metric_ == "l2"
     train = g.const(stored, "train")
     train32 = train if stored.dtype == np.float32 else g.op("Cast", train, to=_FLOAT)

@@ -327,7 +327,7 @@ class FiltersDisplay:
         display : FiltersDisplay
         """
         check_is_fitted(estimator, "layers_")
-        names = estimator._layer_names()
+        names = estimator.layer_names_
         convs = [n for n, lay in zip(names, estimator.layers_, strict=True)
                  if isinstance(lay, Conv2D)]  # fmt: skip
         layer = convs[0] if layer is None and convs else layer
@@ -434,8 +434,8 @@ class FeatureMapsDisplay:
         check_is_fitted(estimator, "layers_")
         X = validate_images(estimator, np.asarray(image)[None], reset=False,
                             dtype=[np.float64, np.float32])  # fmt: skip
-        out, maps, conv = as_compute_dtype(X, estimator._packed.dtype), {}, None
-        names = estimator._layer_names()
+        out, maps, conv = as_compute_dtype(X, estimator.compute_dtype_), {}, None
+        names = estimator.layer_names_
         for name, layer, params in zip(names, estimator.layers_, estimator.params_,
                                        strict=True):  # fmt: skip
             out, _ = layer.forward(out, params, training=False)
