@@ -2,38 +2,53 @@
 
 A network's parameters (``params_``: a list of arrays per layer) live in one
 contiguous array, so that the optimizer updates them all in one kernel call
-and the L2 term covers one slice. The layout puts every decayed weight (arrays
-of ndim > 1: kernels and matrices) first, in layer order, then every bias:
-the L2 penalty covers the prefix ``flat[:n_decayed(layer_params)]``.
+and the L2 term covers one slice. Each layer says which of its parameters
+decay (:meth:`skcnn.layers.Layer.decays`: by default its kernels and matrices,
+not its biases); the layout puts every decayed parameter first, in layer
+order, then the others, so that the L2 penalty covers the prefix
+``flat[:n_decayed(layer_params, flags)]``.
 """
 
 import numpy as np
 
 
-def n_decayed(layer_params) -> int:
-    """Number of weights under L2 decay (arrays of ndim > 1) in the layout."""
-    return sum(p.size for params in layer_params for p in params if p.ndim > 1)
+def decay_flags(layers, layer_params) -> list:
+    """For each layer, whether each of its parameters is under L2 decay."""
+    return [
+        [layer.decays(index, np.shape(p)) for index, p in enumerate(params)]
+        for layer, params in zip(layers, layer_params, strict=True)
+    ]
 
 
-def views(flat, layer_params):
+def n_decayed(layer_params, flags) -> int:
+    """Number of values under L2 decay: the length of the layout's prefix."""
+    return sum(
+        np.size(p)
+        for params, decays in zip(layer_params, flags, strict=True)
+        for p, decayed in zip(params, decays, strict=True)
+        if decayed
+    )
+
+
+def views(flat, layer_params, flags):
     """Views of ``flat`` shaped like ``layer_params`` (a list per layer)."""
-    offset = {True: 0, False: n_decayed(layer_params)}
+    offset = {True: 0, False: n_decayed(layer_params, flags)}
     result = []
-    for params in layer_params:
+    for params, decays in zip(layer_params, flags, strict=True):
         result.append([])
-        for p in params:
-            start = offset[p.ndim > 1]
-            result[-1].append(flat[start : start + p.size].reshape(p.shape))
-            offset[p.ndim > 1] = start + p.size
+        for p, decayed in zip(params, decays, strict=True):
+            start = offset[decayed]
+            result[-1].append(flat[start : start + np.size(p)].reshape(np.shape(p)))
+            offset[decayed] = start + np.size(p)
     return result
 
 
-def pack(layer_params):
+def pack(layer_params, flags):
     """Copy ``layer_params`` into one flat buffer; return it and views of it."""
     arrays = [p for params in layer_params for p in params]
     dtype = arrays[0].dtype if arrays else np.float64
     flat = np.empty(sum(p.size for p in arrays), dtype=dtype)
-    packed = views(flat, layer_params)
+    packed = views(flat, layer_params, flags)
     for params, layer_views in zip(layer_params, packed, strict=True):
         for param, view in zip(params, layer_views, strict=True):
             view[...] = param

@@ -114,7 +114,8 @@ class Layer:
     convention: stored as given, under the same names), override what differs
     from a parameter-free layer that keeps the shape of its input, and declare
     ``accepts``: ``"maps"``, ``"flat"`` or ``"any"`` input. A layer of your own
-    implements ``forward(x, params, training=True, rng=None)`` and
+    implements ``forward(x, params, training=True, rng=None)`` (plus a
+    ``state`` keyword if it has :meth:`init_state`) and
     ``backward(dout, cache, params, need_dx=True)`` on the estimator's memory
     layout: rows ``(n_samples, n_features)`` for flat samples, batch-last
     arrays ``(channels, height, width, n_samples)`` for feature maps.
@@ -218,6 +219,50 @@ class Layer:
                 f"needs flat samples; it gets {_describe(in_shape)}. Put "
                 "Flatten() before it."
             )
+
+    def decays(self, index: int, shape: tuple) -> bool:
+        """Whether parameter ``index`` (of ``shape``) is under the L2 penalty.
+
+        By default a layer's kernels and matrices (two or more dimensions)
+        decay with the estimator's ``alpha`` and its biases do not; a layer
+        overrides this where it differs (a normalisation's scale and shift, for
+        instance, never decay).
+
+        Parameters
+        ----------
+        index : int
+            Position of the parameter in the layer's ``init_params`` list.
+        shape : tuple of int
+            Its shape.
+
+        Returns
+        -------
+        decayed : bool
+        """
+        return len(shape) > 1
+
+    def init_state(self, in_shape: tuple, dtype) -> list:
+        """The layer's state that is not trained, for an input of ``in_shape``.
+
+        Arrays the layer updates itself in ``forward`` while training (running
+        statistics, for instance) and reads at inference: they are saved with
+        the model and in checkpoints, and neither the optimizer nor the L2
+        penalty touches them. The estimators pass them to ``forward`` as the
+        keyword ``state`` (to layers that have some only). Layers have none by
+        default.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(height, width, channels)`` or ``(n_features,)``.
+        dtype : numpy.dtype
+            The compute dtype.
+
+        Returns
+        -------
+        state : list of ndarray
+        """
+        return []
 
     def output_shape(self, in_shape: tuple) -> tuple:
         """Shape of one sample's output for one sample's input of ``in_shape``.

@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
-from skcnn._buffer import pack
+from skcnn._buffer import decay_flags, pack
 from skcnn._callbacks import CallbackSupportMixin
 from skcnn._heads import head_for_targets, head_of
 from skcnn._images import check_compute_range, validate_images
@@ -330,10 +330,36 @@ class BaseNetworkClassifier(
         return self._layer_names()
 
     @property
+    def states_(self) -> list:
+        """Each layer's state that is not trained (running statistics)."""
+        check_is_fitted(self)
+        return self._state
+
+    @property
     def compute_dtype_(self) -> np.dtype:
         """The dtype of the fitted weights, which inference computes in."""
         check_is_fitted(self)
         return self._packed.dtype
+
+    # scikit-learn's MLP keeps these two as attributes, and its own tests (which
+    # tests/test_sklearn_mlp_suite.py runs against skcnn) read them
+    @property
+    def _optimizer(self):
+        training = self.__dict__.get("_training")
+        if training is None or training.optimizer is None:
+            raise AttributeError(f"{type(self).__name__} has no optimizer yet.")
+        return training.optimizer
+
+    @property
+    def _no_improvement_count(self):
+        if "_training" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__} is not fitted.")
+        return self._training.no_improvement_count
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, value):  # its tests set it before fitting
+        if "_training" in self.__dict__:
+            self._training.no_improvement_count = value
 
     @property
     def _head(self):
@@ -396,6 +422,7 @@ class BaseNetworkClassifier(
         # the weights are views of one flat buffer: pickle them once, as arrays
         state.pop("_packed", None)
         state.pop("_param_shapes", None)
+        state.pop("_decays", None)
         return state
 
     def __setstate__(self, state):
@@ -411,6 +438,8 @@ class BaseNetworkClassifier(
             # files from before multilabel y and sigmoid outputs always a softmax
             self.__dict__.setdefault("out_activation_", "softmax")
             self.__dict__.setdefault("n_outputs_", len(self.classes_))
+            # files from before layers had state that is not trained
+            self.__dict__.setdefault("_state", [[] for _ in self.layers_])
             if "_training" not in state:  # files from before the TrainingState
                 self._training = _training_state_of_old_files(self.__dict__)
 
@@ -505,6 +534,10 @@ class BaseNetworkClassifier(
             layer.init_params(shape, random_state, dtype)
             for layer, shape in zip(layers, shapes, strict=False)
         ]
+        self._state = [
+            layer.init_state(shape, dtype)
+            for layer, shape in zip(layers, shapes, strict=False)
+        ]
         self.layers_ = layers
         self._param_shapes = [[p.shape for p in arrays] for arrays in params]
         assigned = keep_assigned and self._has_assigned_params()
@@ -535,7 +568,8 @@ class BaseNetworkClassifier(
     def _set_packed(self, params):
         """Copy ``params`` into one flat buffer; ``params_`` become its views."""
         self._param_shapes = [[np.shape(p) for p in arrays] for arrays in params]
-        self._packed, self.params_ = pack(params)
+        self._decays = decay_flags(self.layers_, params)
+        self._packed, self.params_ = pack(params, self._decays)
 
     def _checked_params(self, dtype=None):
         """``params_`` checked against the network's shapes, in the compute dtype
@@ -591,8 +625,9 @@ class BaseNetworkClassifier(
             if n_rows % self._lanes:
                 pad = self._lanes - n_rows % self._lanes
                 out = np.concatenate([out, np.zeros((pad, *out.shape[1:]), out.dtype)])
-            for layer, params in stack:
-                out, _ = layer.forward(out, params, training=False)
+            for (layer, params), state in zip(stack, self._state, strict=False):
+                extra = {"state": state} if state else {}
+                out, _ = layer.forward(out, params, training=False, **extra)
             chunks.append(out[:n_rows])
         if not chunks:
             shape = walk_shapes([layer for layer, _ in stack], (X.shape[1],))[-1]
@@ -758,6 +793,9 @@ TRAINED_ATTRIBUTES = """\
         A short name for each of ``layers_`` (``C1``, ``conv2``, ...; empty
         where the model names none), as :meth:`summary` and the displays show
         them.
+    states_ : list of lists of ndarray
+        Each layer's state that is not trained (see
+        :meth:`skcnn.layers.Layer.init_state`; empty for most layers).
     compute_dtype_ : numpy.dtype
         The dtype the network computes in: its weights', from the ``dtype``
         parameter or X's at the first fit.

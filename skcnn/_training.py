@@ -329,14 +329,17 @@ class TrainingLoop:
         """Add to ``grad`` the gradient of ``sum_i weight_i loss_i / weight_sum``
         over the batch X (in the compute dtype); return that sum."""
         out, caches, rng, layer_params = X, [], self._training.layer_rng, self.params_
-        for layer, params in zip(self.layers_, layer_params, strict=True):
-            out, cache = layer.forward(out, params, training=True, rng=rng)
+        for layer, params, state in zip(
+            self.layers_, layer_params, self._state, strict=True
+        ):
+            extra = {"state": state} if state else {}  # layers with state only
+            out, cache = layer.forward(out, params, training=True, rng=rng, **extra)
             caches.append(cache)
         dout = np.empty_like(out)
         losses = np.empty(out.shape[0])
         scale = 1.0 / weight_sum
         self._head.loss_gradient(out, target, weight, scale, dout, losses)
-        grad_views = views(grad, layer_params)
+        grad_views = views(grad, layer_params, self._decays)
         # no layer before the first trainable one needs a gradient
         first = next(i for i, params in enumerate(layer_params) if params)
         for index in range(len(self.layers_) - 1, first - 1, -1):
@@ -352,7 +355,7 @@ class TrainingLoop:
         """Write the L2 term's gradient ``alpha / weight_sum * w`` into ``grad``
         (zeros for the biases), before the data's gradient is added; return
         the term ``alpha / 2 * ||w||^2 / weight_sum``."""
-        n_decay = n_decayed(self.params_)
+        n_decay = n_decayed(self.params_, self._decays)
         decayed = self._packed[:n_decay]
         decay = self.alpha / weight_sum  # a Python float: products keep the dtype
         np.multiply(decayed, decay, out=grad[:n_decay])
@@ -498,7 +501,7 @@ class TrainingLoop:
             "scale X (e.g. StandardScaler or pixels / 255)."
         )
         if fresh:  # nothing worth keeping: back to an unfitted estimator
-            state = {"_training", "_packed", "_param_shapes"}
+            state = {"_training", "_packed", "_param_shapes", "_decays", "_state"}
             for name in [k for k in vars(self) if k.endswith("_") or k in state]:
                 delattr(self, name)
             raise TrainingDivergedError(cause + " No epoch completed: not fitted.")
@@ -549,6 +552,9 @@ class TrainingLoop:
     def _save_checkpoint(self, run, rng_start, fit_epochs):
         arrays, meta = self._training.checkpoint(rng_start)
         arrays["params"] = self._packed
+        for i, state in enumerate(self._state):
+            for j, array in enumerate(state):
+                arrays[f"state.{i}.{j}"] = array
         meta.update(
             {name: _progress_to_json(getattr(self, name)) for name in _PROGRESS},
             fingerprint=run["fingerprint"],
@@ -569,6 +575,9 @@ class TrainingLoop:
         """Take back a checkpoint's weights, progress and training state; return
         the RandomState's state at the start of the saved fit."""
         self._packed[...] = arrays["params"]
+        for i, state in enumerate(self._state):
+            for j, array in enumerate(state):
+                array[...] = arrays[f"state.{i}.{j}"]
         for name in _PROGRESS:
             setattr(self, name, meta[name])
         self.loss_curve_ = list(self.loss_curve_)

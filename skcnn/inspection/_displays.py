@@ -436,9 +436,11 @@ class FeatureMapsDisplay:
                             dtype=[np.float64, np.float32])  # fmt: skip
         out, maps, conv = as_compute_dtype(X, estimator.compute_dtype_), {}, None
         names = estimator.layer_names_
-        for name, layer, params in zip(names, estimator.layers_, estimator.params_,
-                                       strict=True):  # fmt: skip
-            out, _ = layer.forward(out, params, training=False)
+        stack = zip(names, estimator.layers_, estimator.params_, estimator.states_,
+                    strict=True)  # fmt: skip
+        for name, layer, params, state in stack:
+            extra = {"state": state} if state else {}
+            out, _ = layer.forward(out, params, training=False, **extra)
             if out.ndim != 4:  # past the feature maps
                 break
             if isinstance(layer, Conv2D):
