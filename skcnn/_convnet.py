@@ -27,9 +27,9 @@ from skcnn._layers import (
 from skcnn._network import (
     BaseNetworkClassifier,
     HiddenFeaturesMixin,
-    document_training,
     positive_ints,
 )
+from skcnn._parameters import training_estimator
 
 AUGMENT_DEFAULTS = {"shift": 0.1, "rotation": 10.0, "scale": 0.1}
 """The distortions of ``augment=True``."""
@@ -131,8 +131,26 @@ def _smallest_side(n: int, layers: list) -> int:
     raise ValueError(f"No input size from {n} up fits the layers {layers}.")
 
 
-@document_training(
-    lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10", dtype="'float32'"
+@training_estimator(
+    {
+        "conv_filters": (32, 64),
+        "kernel_size": 5,
+        "padding": "same",
+        "pooling": "max",
+        "pool_size": 2,
+        "hidden_layer_sizes": (128,),
+        "activation": "relu",
+        "dropout": 0.0,
+        "augment": None,
+        "layers": None,
+        "normalize": True,
+    },
+    batch_size=64,
+    learning_rate_init=1e-3,
+    max_iter=20,
+    tol=1e-4,
+    n_iter_no_change=10,
+    dtype="float32",
 )
 class ConvNetClassifier(BaseConvNetClassifier):
     """Convolutional network of any shape: conv blocks, dense layers, softmax.
@@ -243,72 +261,6 @@ class ConvNetClassifier(BaseConvNetClassifier):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "layers": [list, tuple, None],
     }
-
-    def __init__(
-        self,
-        conv_filters=(32, 64),
-        kernel_size=5,
-        padding="same",
-        pooling="max",
-        pool_size=2,
-        hidden_layer_sizes=(128,),
-        activation="relu",
-        dropout=0.0,
-        augment=None,
-        layers=None,
-        normalize=True,
-        *,
-        solver="adam",
-        alpha=1e-4,
-        batch_size=64,
-        learning_rate="constant",
-        learning_rate_init=1e-3,
-        power_t=0.5,
-        max_iter=20,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=0,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        class_weight=None,
-        dtype="float32",
-        n_jobs=None,
-        image_shape=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
-            image_shape=image_shape,
-            checkpoint=checkpoint,
-        )  # fmt: skip
-        self.conv_filters = conv_filters
-        self.kernel_size = kernel_size
-        self.padding = padding
-        self.pooling = pooling
-        self.pool_size = pool_size
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.dropout = dropout
-        self.augment = augment
-        self.layers = layers
-        self.normalize = normalize
 
     def _blocks(self) -> list:
         """The conv blocks that the parameters declare."""

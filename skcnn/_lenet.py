@@ -16,7 +16,7 @@ from skcnn._layers import (
     Pool2D,
     RandomAffine,
 )
-from skcnn._network import document_training
+from skcnn._parameters import training_estimator
 
 
 def input_field(height: int, width: int) -> int:
@@ -30,8 +30,23 @@ def input_field(height: int, width: int) -> int:
     return side + (-side) % 4
 
 
-@document_training(
-    lr="1e-3", max_iter="20", tol="1e-4", n_iter_no_change="10", dtype="'float32'"
+@training_estimator(
+    {
+        "c1_channels": 6,
+        "c3_channels": 16,
+        "c5_channels": 120,
+        "f6_units": 84,
+        "activation": "tanh",
+        "pooling": "avg",
+        "normalize": True,
+        "augment": None,
+    },
+    batch_size=64,
+    learning_rate_init=1e-3,
+    max_iter=20,
+    tol=1e-4,
+    n_iter_no_change=10,
+    dtype="float32",
 )
 class LeNet5Classifier(BaseConvNetClassifier):
     """LeNet-5 convolutional network (LeCun et al., 1998), numba kernels.
@@ -139,66 +154,6 @@ class LeNet5Classifier(BaseConvNetClassifier):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "pooling": [StrOptions(set(POOLING))],
     }
-
-    def __init__(
-        self,
-        c1_channels=6,
-        c3_channels=16,
-        c5_channels=120,
-        f6_units=84,
-        activation="tanh",
-        pooling="avg",
-        normalize=True,
-        augment=None,
-        *,
-        solver="adam",
-        alpha=1e-4,
-        batch_size=64,
-        learning_rate="constant",
-        learning_rate_init=1e-3,
-        power_t=0.5,
-        max_iter=20,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=0,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        class_weight=None,
-        dtype="float32",
-        n_jobs=None,
-        image_shape=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
-            image_shape=image_shape,
-            checkpoint=checkpoint,
-        )  # fmt: skip
-        self.c1_channels = c1_channels
-        self.c3_channels = c3_channels
-        self.c5_channels = c5_channels
-        self.f6_units = f6_units
-        self.activation = activation
-        self.pooling = pooling
-        self.normalize = normalize
-        self.augment = augment
 
     def _build_layers(self, in_shape, n_classes):
         side = input_field(*in_shape[:2])

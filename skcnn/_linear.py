@@ -1,12 +1,11 @@
 """The linear softmax classifier: a network with no hidden layer."""
 
 from skcnn._layers import Dense
-from skcnn._network import BaseNetworkClassifier, document_training
+from skcnn._network import BaseNetworkClassifier
+from skcnn._parameters import training_estimator
 
 
-@document_training(
-    lr="0.01", max_iter="200", tol="1e-3", n_iter_no_change="2", dtype="None"
-)
+@training_estimator()
 class LinearSoftmaxClassifier(BaseNetworkClassifier):
     """Linear classifier ``f(x) = W x + b`` with a softmax over the class scores.
 

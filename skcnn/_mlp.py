@@ -8,13 +8,16 @@ from skcnn._layers import ACTIVATIONS, Activation, Dense
 from skcnn._network import (
     BaseNetworkClassifier,
     HiddenFeaturesMixin,
-    document_training,
     positive_ints,
 )
+from skcnn._parameters import training_estimator
 
 
-@document_training(
-    lr="1e-3", max_iter="200", tol="1e-4", n_iter_no_change="10", dtype="None"
+@training_estimator(
+    {"hidden_layer_sizes": (100,), "activation": "tanh"},
+    learning_rate_init=1e-3,
+    tol=1e-4,
+    n_iter_no_change=10,
 )
 class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     """Multilayer perceptron: dense layers with a nonlinearity, scikit-learn's MLP.
@@ -83,54 +86,6 @@ class MLPClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         ],
         "activation": [StrOptions(set(ACTIVATIONS))],
     }
-
-    def __init__(
-        self,
-        hidden_layer_sizes=(100,),
-        activation="tanh",
-        *,
-        solver="adam",
-        alpha=1e-4,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=1e-3,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-4,
-        verbose=0,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=10,
-        max_fun=15000,
-        class_weight=None,
-        dtype=None,
-        n_jobs=None,
-        image_shape=None,
-        checkpoint=None,
-    ):
-        super().__init__(
-            solver=solver, alpha=alpha, batch_size=batch_size,
-            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
-            power_t=power_t, max_iter=max_iter, shuffle=shuffle,
-            random_state=random_state, tol=tol, verbose=verbose,
-            warm_start=warm_start, momentum=momentum,
-            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
-            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
-            epsilon=epsilon, n_iter_no_change=n_iter_no_change, max_fun=max_fun,
-            class_weight=class_weight, dtype=dtype, n_jobs=n_jobs,
-            image_shape=image_shape,
-            checkpoint=checkpoint,
-        )  # fmt: skip
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
 
     def _build_layers(self, in_shape, n_classes):
         sizes = positive_ints("hidden_layer_sizes", self.hidden_layer_sizes)

@@ -11,7 +11,6 @@ methods: ``fit``/``partial_fit`` -> ``_fit`` -> ``_fit_loop`` -> ``_run_epoch``
 import copy
 import os
 from numbers import Integral, Real
-from string import Template
 
 import numpy as np
 from scipy import sparse
@@ -36,7 +35,7 @@ from skcnn._images import check_compute_range, validate_images
 from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
 from skcnn._optim import OPTIMIZERS
-from skcnn._parameters import N_JOBS_CONSTRAINT
+from skcnn._parameters import N_JOBS_CONSTRAINT, training_estimator
 from skcnn._targets import check_targets, encode_targets, fitted_classes, row_weights
 from skcnn._training import TrainingLoop, TrainingState
 
@@ -67,6 +66,7 @@ def _training_state_of_old_files(attributes: dict) -> TrainingState:
     return training
 
 
+@training_estimator()
 class BaseNetworkClassifier(
     TrainingLoop, CallbackSupportMixin, ClassifierMixin, BaseEstimator
 ):
@@ -124,65 +124,6 @@ class BaseNetworkClassifier(
         "image_shape": [tuple, None],
         "checkpoint": [str, os.PathLike, None],
     }
-
-    # The defaults are LinearSoftmaxClassifier's, the one subclass that adds no
-    # parameter: a convex model takes a larger step and stops sooner than an MLP.
-    def __init__(
-        self,
-        *,
-        solver="adam",
-        alpha=1e-4,
-        batch_size="auto",
-        learning_rate="constant",
-        learning_rate_init=0.01,
-        power_t=0.5,
-        max_iter=200,
-        shuffle=True,
-        random_state=None,
-        tol=1e-3,
-        verbose=0,
-        warm_start=False,
-        momentum=0.9,
-        nesterovs_momentum=True,
-        early_stopping=False,
-        validation_fraction=0.1,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-8,
-        n_iter_no_change=2,
-        max_fun=15000,
-        class_weight=None,
-        dtype=None,
-        n_jobs=None,
-        image_shape=None,
-        checkpoint=None,
-    ):
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.class_weight = class_weight
-        self.dtype = dtype
-        self.n_jobs = n_jobs
-        self.image_shape = image_shape
-        self.checkpoint = checkpoint
 
     # -- the public API ---------------------------------------------------------
 
@@ -683,163 +624,3 @@ class HiddenFeaturesMixin(ClassNamePrefixFeaturesOutMixin, TransformerMixin):
             else [np.dtype(self.dtype).name]
         )
         return tags
-
-
-TRAINING_PARAMETERS = """\
-    solver : {'adam', 'sgd', 'lbfgs'}, default='adam'
-        'adam': Kingma and Ba's Adam; 'sgd': stochastic gradient descent with
-        momentum; 'lbfgs': scipy's L-BFGS-B on the loss and gradient of the
-        whole training set (computed by the same layers, in chunks of rows),
-        often the best choice for small data sets, as in scikit-learn. lbfgs
-        has no minibatches, learning rate, early stopping, checkpoints or
-        ``partial_fit``, and refuses networks with dropout or augmentation.
-    alpha : float, default=1e-4
-        Strength of the L2 penalty ``alpha / 2 * sum(w**2) / batch_weight`` on
-        the weights (not the biases), ``batch_weight`` being the minibatch's sum
-        of sample weights (its size without weights), as in scikit-learn's MLP.
-    batch_size : int or 'auto', default='auto'
-        Minibatch size; 'auto' is ``min(200, n_samples)``.
-    learning_rate : {'constant', 'invscaling', 'adaptive'}, default='constant'
-        Schedule of the base learning rate, for both solvers (scikit-learn's MLP
-        applies it to 'sgd' only). 'invscaling': ``learning_rate_init / (t + 1)
-        ** power_t`` with t the number of samples seen; 'adaptive': divide by 5
-        each time the loss (or validation score) stops improving, stop below
-        1e-6.
-    learning_rate_init : float, default=${lr}
-        Initial learning rate.
-    power_t : float, default=0.5
-        Exponent of the 'invscaling' schedule.
-    max_iter : int, default=${max_iter}
-        Maximum number of epochs (of L-BFGS iterations for 'lbfgs') of each
-        ``fit``, a warm-started one included.
-    shuffle : bool, default=True
-        Shuffle the samples before each epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the shuffling and the validation split. The
-        same seed on the same data gives the same weights, bit for bit, for any
-        number of numba threads.
-    tol : float, default=${tol}
-        Minimum improvement of the training loss (or validation score) that
-        counts as progress; for 'lbfgs', scipy's ``gtol`` (the largest
-        gradient component at which it stops).
-    verbose : int, default=0
-        0 silent; 1 one line per epoch (loss, validation score, seconds); 2 adds
-        a progress bar over the minibatches.
-    warm_start : bool, default=False
-        Continue from the previous weights *and optimizer state* (Adam's moments,
-        SGD's velocities) on the next ``fit``, which runs up to ``max_iter`` more
-        epochs (``n_iter_`` counts them; ``loss_curve_`` and ``t_`` go on) and
-        needs the same classes. Weights assigned to an unfitted estimator (see
-        the weight attributes) are trained on from by a warm-started ``fit`` or
-        by ``partial_fit``.
-    momentum : float, default=0.9
-        Momentum of 'sgd'.
-    nesterovs_momentum : bool, default=True
-        Nesterov's momentum for 'sgd'.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data (stratified), stop when its
-        accuracy stops improving, and restore the best weights.
-    validation_fraction : float, default=0.1
-        Share of the data held out for early stopping.
-    beta_1 : float, default=0.9
-        Adam's decay rate of the first moment.
-    beta_2 : float, default=0.999
-        Adam's decay rate of the second moment.
-    epsilon : float, default=1e-8
-        Adam's numerical-stability term.
-    n_iter_no_change : int or np.inf, default=${n_iter_no_change}
-        Epochs without improvement larger than ``tol`` before stopping (or, with
-        'adaptive', before lowering the learning rate); ``np.inf`` never stops
-        early.
-    max_fun : int, default=15000
-        'lbfgs' only: the most loss-and-gradient evaluations of a ``fit``.
-    class_weight : dict, 'balanced' or None, default=None
-        Weights of the classes in the loss; 'balanced' uses
-        ``n_samples / (n_classes * count)``. Multiplies ``sample_weight``. Not
-        for multilabel y.
-    dtype : {'float32', 'float64'} or None, default=${dtype}
-        Precision of the weights, gradients and activations. None follows the
-        training X, as scikit-learn's MLP does: float64 X trains float64
-        weights, float32 X (and uint8 pixels) float32 weights, at about twice
-        the speed. Later input is cast to the fitted precision.
-    n_jobs : int, default=None
-        Number of numba threads for the kernels; None keeps numba's setting.
-    image_shape : tuple of int, default=None
-        ``(height, width[, channels])`` of flat input rows; None infers it
-        (square gray, square RGB, else one row).
-    checkpoint : str or path-like, default=None
-        A folder for training checkpoints (as Keras' ``BackupAndRestore``).
-        After each epoch of ``fit`` the whole training state (weights,
-        optimizer moments, random generators, epoch counter, curves, early
-        stopping and schedule state) is written there atomically, keeping the
-        previous generation until the new one is complete. A ``fit`` that finds
-        a checkpoint there resumes after its epoch and ends with the weights an
-        uninterrupted fit would have (same ``random_state``, an int or None);
-        a fit that completes removes its checkpoints. A damaged checkpoint
-        falls back to the previous generation; one written by another
-        estimator, other hyperparameters or other data is refused with a
-        ``CheckpointError`` saying what differs (so give each model of a search
-        its own folder, or none). Checkpoints are ``.npz`` files read without
-        pickle. ``partial_fit`` neither reads nor writes them."""
-
-TRAINED_ATTRIBUTES = """\
-    classes_ : ndarray of shape (n_classes,)
-        Class labels (for a multilabel y, its column indices).
-    layers_ : list of layers
-        The network, first layer first (see :meth:`summary`).
-    params_ : list of lists of ndarray
-        Each layer's parameters (weights then biases).
-    layer_names_ : list of str
-        A short name for each of ``layers_`` (``C1``, ``conv2``, ...; empty
-        where the model names none), as :meth:`summary` and the displays show
-        them.
-    states_ : list of lists of ndarray
-        Each layer's state that is not trained (see
-        :meth:`skcnn.layers.Layer.init_state`; empty for most layers).
-    compute_dtype_ : numpy.dtype
-        The dtype the network computes in: its weights', from the ``dtype``
-        parameter or X's at the first fit.
-    loss_curve_ : list of float
-        Mean training loss of each epoch or L-BFGS iteration (with the L2
-        penalty), across warm-started fits.
-    best_loss_ : float or None
-        Smallest training loss (None with early stopping).
-    validation_scores_ : list of float or None
-        Validation accuracy after each epoch (None without early stopping).
-    best_validation_score_ : float or None
-        Best validation accuracy (None without early stopping).
-    n_iter_ : int
-        Epochs (L-BFGS iterations) of the last ``fit``; each ``partial_fit``
-        call adds one.
-    loss_ : float
-        Training loss of the last epoch (of the solution, for 'lbfgs').
-    out_activation_ : {'softmax', 'logistic'}
-        The output: a softmax over the classes, or independent sigmoids (a
-        multilabel y, or the one output of a two-class MLP).
-    n_outputs_ : int
-        Units of the output layer.
-    t_ : int
-        Number of training samples seen (the optimizer's time step).
-    image_shape_ : tuple of (height, width, channels)
-        Geometry of one image.
-    n_features_in_ : int
-        Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (`n_features_in_`,)
-        Names of features seen during fit, when X has string column names."""
-
-
-def document_training(**defaults):
-    """Fill the shared parameter and attribute text into a class docstring.
-
-    The docstring holds the lines ``    <training parameters>`` and
-    ``    <trained attributes>``; ``defaults`` fill the ``${name}`` fields.
-    """
-
-    def decorate(cls):
-        params = Template(TRAINING_PARAMETERS).substitute(defaults)
-        cls.__doc__ = cls.__doc__.replace("    <training parameters>", params).replace(
-            "    <trained attributes>", TRAINED_ATTRIBUTES
-        )
-        return cls
-
-    return decorate
