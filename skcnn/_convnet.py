@@ -35,6 +35,17 @@ AUGMENT_DEFAULTS = {"shift": 0.1, "rotation": 10.0, "scale": 0.1}
 """The distortions of ``augment=True``."""
 
 
+CONVNET_TRAINING = {
+    "batch_size": 64,
+    "learning_rate_init": 1e-3,
+    "max_iter": 20,
+    "tol": 1e-4,
+    "n_iter_no_change": 10,
+    "dtype": "float32",
+}
+"""The convolutional networks' training defaults (``@training_estimator``)."""
+
+
 class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     """What every convolutional network shares: input layers, threads, inference.
 
@@ -145,12 +156,7 @@ def _smallest_side(n: int, layers: list) -> int:
         "layers": None,
         "normalize": True,
     },
-    batch_size=64,
-    learning_rate_init=1e-3,
-    max_iter=20,
-    tol=1e-4,
-    n_iter_no_change=10,
-    dtype="float32",
+    **CONVNET_TRAINING,
 )
 class ConvNetClassifier(BaseConvNetClassifier):
     """Convolutional network of any shape: conv blocks, dense layers, softmax.

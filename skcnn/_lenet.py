@@ -4,7 +4,7 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from skcnn._convnet import BaseConvNetClassifier
+from skcnn._convnet import CONVNET_TRAINING, BaseConvNetClassifier
 from skcnn._layers import (
     ACTIVATIONS,
     POOLING,
@@ -41,12 +41,7 @@ def input_field(height: int, width: int) -> int:
         "normalize": True,
         "augment": None,
     },
-    batch_size=64,
-    learning_rate_init=1e-3,
-    max_iter=20,
-    tol=1e-4,
-    n_iter_no_change=10,
-    dtype="float32",
+    **CONVNET_TRAINING,
 )
 class LeNet5Classifier(BaseConvNetClassifier):
     """LeNet-5 convolutional network (LeCun et al., 1998), numba kernels.

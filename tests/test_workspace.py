@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from skcnn import ConvNetClassifier, LeNet5Classifier, MLPClassifier, _network
+from skcnn import ConvNetClassifier, LeNet5Classifier, MLPClassifier, _training
 from skcnn._workspace import Workspace, empty, empty_like
 from skcnn.datasets import load_mnist_sample
 from skcnn.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPool2D
@@ -90,7 +90,7 @@ def test_training_never_reads_a_reused_arrays_old_contents(make, monkeypatch):
     X, y = load_mnist_sample(return_X_y=True, scale=True)
     X, y = X[:230], y[:230]  # a last, smaller batch: other shapes in its step
     plain = make().set_params(random_state=0, tol=0.0).fit(X, y)
-    monkeypatch.setattr(_network, "Workspace", PoisonedWorkspace)
+    monkeypatch.setattr(_training, "Workspace", PoisonedWorkspace)
     poisoned = make().set_params(random_state=0, tol=0.0).fit(X, y)
     weights = [[w for params in m.params_ for w in params] for m in (plain, poisoned)]
     for a, b in zip(*weights, strict=True):
