@@ -279,7 +279,7 @@ def write_outputs(g, operator, label_index, proba):
 # -- networks --------------------------------------------------------------------
 
 
-def _image_input(g, layer, params, x, in_shape, dtype):
+def _image_input(g, layer, params, x, in_shape, dtype, state=()):
     """Rows ``(H, W, C)`` -> NCHW maps centred in the field, ``(v - o) * s``."""
     height, width, channels = layer.image_shape
     field_h, field_w = layer.field
@@ -316,7 +316,7 @@ def _windows(g, x, in_shape, size, stride):
     return g.op("Concat", *taps, axis=2) if len(taps) > 1 else taps[0]
 
 
-def _conv2d(g, layer, params, x, in_shape, dtype):
+def _conv2d(g, layer, params, x, in_shape, dtype, state=()):
     weight, bias = params
     pad, size, stride = layer.pad, layer.size, layer.stride
     if dtype == np.float32:
@@ -338,7 +338,7 @@ def _conv2d(g, layer, params, x, in_shape, dtype):
     return g.op("Reshape", out, g.ints(0, filters, out_h, out_w))
 
 
-def _pool2d(g, layer, params, x, in_shape, dtype):
+def _pool2d(g, layer, params, x, in_shape, dtype, state=()):
     size, stride = layer.size, layer.effective_stride
     if isinstance(layer, MaxPool2D) or dtype == np.float32:
         op_type = "MaxPool" if isinstance(layer, MaxPool2D) else "AveragePool"
@@ -348,7 +348,7 @@ def _pool2d(g, layer, params, x, in_shape, dtype):
     return g.op("Mul", total, g.const(dtype.type(1.0 / (size * size)), "scale"))
 
 
-def _activation(g, layer, params, x, in_shape, dtype):
+def _activation(g, layer, params, x, in_shape, dtype, state=()):
     if layer.name not in _ACTIVATIONS:
         raise NotImplementedError(
             f"Activation({layer.name!r}) has no ONNX conversion; skcnn.onnx "
@@ -358,17 +358,17 @@ def _activation(g, layer, params, x, in_shape, dtype):
     return x if op_type is None else g.op(op_type, x)  # None: 'identity'
 
 
-def _flatten(g, layer, params, x, in_shape, dtype):
+def _flatten(g, layer, params, x, in_shape, dtype, state=()):
     # maps (n, C, H, W) flatten in (C, H, W) order, as skcnn's Flatten does
     return g.op("Flatten", x, axis=1) if len(in_shape) == 3 else x
 
 
-def _dense(g, layer, params, x, in_shape, dtype):
+def _dense(g, layer, params, x, in_shape, dtype, state=()):
     weight, bias = params
     return g.op("Gemm", x, g.const(weight, "weight"), g.const(bias, "bias"))
 
 
-def _identity(g, layer, params, x, in_shape, dtype):
+def _identity(g, layer, params, x, in_shape, dtype, state=()):
     return x  # Dropout and RandomAffine act while training only
 
 
@@ -383,7 +383,10 @@ LAYER_CONVERTERS = {
     Dense: _dense,
     Dropout: _identity,
 }
-"""Layer class (exactly: a subclass may compute otherwise) -> graph builder."""
+"""Layer class (exactly: a subclass may compute otherwise) -> graph builder
+``(g, layer, params, x, in_shape, dtype, state=())``: ``state`` is the layer's
+state that is not trained (:meth:`skcnn.layers.Layer.init_state`), passed to
+layers that have some."""
 
 
 def _unsupported_layer(model, index, layer) -> NotImplementedError:
@@ -437,12 +440,17 @@ def convert_network(scope, operator, container) -> None:
             raise _unsupported_layer(model, index, layer)
     x = input_rows(g, operator.inputs[0], model.n_features_in_, dtype)
     shapes = walk_shapes(model.layers_, (model.n_features_in_,))
-    for layer, params, in_shape in zip(
-        model.layers_, model.params_, shapes, strict=False
+    for layer, params, state, in_shape in zip(
+        model.layers_, model.params_, model.states_, shapes, strict=False
     ):
         # in the compute dtype, as skcnn casts weights a user assigned
         params = [np.ascontiguousarray(p, dtype=dtype) for p in params]
-        x = LAYER_CONVERTERS[type(layer)](g, layer, params, x, in_shape, dtype)
+        convert = LAYER_CONVERTERS[type(layer)]
+        if state:  # a layer's state that is not trained: constants of the graph
+            state = [np.ascontiguousarray(a, dtype=dtype) for a in state]
+            x = convert(g, layer, params, x, in_shape, dtype, state=state)
+        else:
+            x = convert(g, layer, params, x, in_shape, dtype)
     label_index, proba = _output_head(g, model, x, dtype)
     write_outputs(g, operator, label_index, proba)
 

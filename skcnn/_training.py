@@ -149,7 +149,71 @@ class TrainingDivergedError(ValueError):
     """The training loss became NaN or infinite before any epoch completed."""
 
 
-class TrainingLoop:
+class CheckpointedRuns:
+    """The checkpoint side of the training loop (a mixin of :class:`TrainingLoop`):
+    which run a fit resumes, and its state written after each epoch."""
+
+    def _checkpoint_run(self, X, target, weight, incremental, first):
+        """The checkpoint folder of this fit and what it resumes, or None.
+
+        With ``checkpoint`` set, ``fit`` (not ``partial_fit``) resumes from the
+        newest complete checkpoint there, if one exists and was written by the
+        same training run (estimator, hyperparameters, data), and refuses it
+        with a CheckpointError saying what differs otherwise.
+        """
+        if incremental or self.checkpoint is None:
+            return None
+        folder = os.fspath(self.checkpoint)
+        found = _checkpoint.load(folder)
+        if found is not None and not first:  # warm start: the checkpoint wins
+            self._initialize(X, self.classes_[target], None)
+        run = {"folder": folder, "rng_start": None, "fit_epochs": 0}
+        run["fingerprint"] = _checkpoint.fingerprint(self, X, target, weight)
+        if found is not None:
+            arrays, meta, path = found
+            _checkpoint.compare_fingerprints(
+                meta["fingerprint"], run["fingerprint"], path
+            )
+            run["rng_start"] = self._restore_checkpoint(arrays, meta)
+            run["fit_epochs"] = meta["fit_epochs"]
+        return run
+
+    def _save_checkpoint(self, run, rng_start, fit_epochs):
+        arrays, meta = self._training.checkpoint(rng_start)
+        arrays["params"] = self._packed
+        for i, state in enumerate(self._state):
+            for j, array in enumerate(state):
+                arrays[f"state.{i}.{j}"] = array
+        meta.update(
+            {name: _progress_to_json(getattr(self, name)) for name in _PROGRESS},
+            fingerprint=run["fingerprint"],
+            fit_epochs=fit_epochs,
+        )
+        try:
+            _checkpoint.save(run["folder"], self.n_iter_, arrays, meta)
+        except OSError as exc:
+            warnings.warn(
+                f"Could not write the checkpoint of epoch {self.n_iter_} in "
+                f"{run['folder']} ({exc}); training goes on, and the previous "
+                "checkpoint, if any, is kept.",
+                RuntimeWarning,
+                stacklevel=6,
+            )
+
+    def _restore_checkpoint(self, arrays, meta):
+        """Take back a checkpoint's weights, progress and training state; return
+        the RandomState's state at the start of the saved fit."""
+        self._packed[...] = arrays["params"]
+        for i, state in enumerate(self._state):
+            for j, array in enumerate(state):
+                array[...] = arrays[f"state.{i}.{j}"]
+        for name in _PROGRESS:
+            setattr(self, name, meta[name])
+        self.loss_curve_ = list(self.loss_curve_)
+        return self._training.restore(arrays, meta, self._make_optimizer())
+
+
+class TrainingLoop(CheckpointedRuns):
     """The training half of the networks' estimator base class (a mixin).
 
     It reads the estimator's parameters and fitted attributes, and keeps its
@@ -521,67 +585,6 @@ class TrainingLoop:
 
     def _set_params(self, values):
         self._packed[...] = values
-
-    # -- checkpoints ------------------------------------------------------------
-
-    def _checkpoint_run(self, X, target, weight, incremental, first):
-        """The checkpoint folder of this fit and what it resumes, or None.
-
-        With ``checkpoint`` set, ``fit`` (not ``partial_fit``) resumes from the
-        newest complete checkpoint there, if one exists and was written by the
-        same training run (estimator, hyperparameters, data), and refuses it
-        with a CheckpointError saying what differs otherwise.
-        """
-        if incremental or self.checkpoint is None:
-            return None
-        folder = os.fspath(self.checkpoint)
-        found = _checkpoint.load(folder)
-        if found is not None and not first:  # warm start: the checkpoint wins
-            self._initialize(X, self.classes_[target], None)
-        run = {"folder": folder, "rng_start": None, "fit_epochs": 0}
-        run["fingerprint"] = _checkpoint.fingerprint(self, X, target, weight)
-        if found is not None:
-            arrays, meta, path = found
-            _checkpoint.compare_fingerprints(
-                meta["fingerprint"], run["fingerprint"], path
-            )
-            run["rng_start"] = self._restore_checkpoint(arrays, meta)
-            run["fit_epochs"] = meta["fit_epochs"]
-        return run
-
-    def _save_checkpoint(self, run, rng_start, fit_epochs):
-        arrays, meta = self._training.checkpoint(rng_start)
-        arrays["params"] = self._packed
-        for i, state in enumerate(self._state):
-            for j, array in enumerate(state):
-                arrays[f"state.{i}.{j}"] = array
-        meta.update(
-            {name: _progress_to_json(getattr(self, name)) for name in _PROGRESS},
-            fingerprint=run["fingerprint"],
-            fit_epochs=fit_epochs,
-        )
-        try:
-            _checkpoint.save(run["folder"], self.n_iter_, arrays, meta)
-        except OSError as exc:
-            warnings.warn(
-                f"Could not write the checkpoint of epoch {self.n_iter_} in "
-                f"{run['folder']} ({exc}); training goes on, and the previous "
-                "checkpoint, if any, is kept.",
-                RuntimeWarning,
-                stacklevel=6,
-            )
-
-    def _restore_checkpoint(self, arrays, meta):
-        """Take back a checkpoint's weights, progress and training state; return
-        the RandomState's state at the start of the saved fit."""
-        self._packed[...] = arrays["params"]
-        for i, state in enumerate(self._state):
-            for j, array in enumerate(state):
-                array[...] = arrays[f"state.{i}.{j}"]
-        for name in _PROGRESS:
-            setattr(self, name, meta[name])
-        self.loss_curve_ = list(self.loss_curve_)
-        return self._training.restore(arrays, meta, self._make_optimizer())
 
     def _make_optimizer(self):
         return make_optimizer(self.solver, [self._packed], self.get_params())

@@ -492,3 +492,23 @@ def test_import_without_skl2onnx_says_how_to_install(monkeypatch):
     monkeypatch.delitem(sys.modules, "skcnn.onnx")
     with pytest.raises(ImportError, match=r"pip install skcnn\[onnx\]"):
         importlib.import_module("skcnn.onnx")
+
+
+def test_a_layers_state_that_is_not_trained_is_exported(digits, monkeypatch):
+    """A layer's ``init_state`` arrays reach its converter as graph constants:
+    here the running mean of tests/test_layer_state.py, subtracted in ONNX."""
+    from skcnn import _onnx
+    from tests.test_layer_state import RunningMean
+
+    def running_mean(g, layer, params, x, in_shape, dtype, state=()):
+        return g.op("Sub", x, g.const(state[0].reshape(1, -1), "mean"))
+
+    monkeypatch.setitem(_onnx.LAYER_CONVERTERS, RunningMean, running_mean)
+    X, y, X_test = digits
+    stack = [Flatten(), RunningMean(), Dense(16), Activation("tanh")]
+    model = fit_quietly(ConvNetClassifier(layers=stack, max_iter=2), X, y)
+    assert np.abs(model.states_[2][0]).sum() > 0
+    onx = skl2onnx.to_onnx(model, X_test[:1], options={id(model): NO_ZIPMAP})
+    label, proba = run_onnx(onx, X_test)
+    np.testing.assert_array_equal(label, model.predict(X_test))
+    np.testing.assert_allclose(proba, model.predict_proba(X_test), rtol=0, atol=1e-5)
