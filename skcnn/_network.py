@@ -261,7 +261,7 @@ class BaseNetworkClassifier(
             if "_training" not in state:  # files from before the TrainingState
                 self._training = _training_state_of_old_files(self.__dict__)
 
-    # -- the loop ---------------------------------------------------------------
+    # -- fit: checks, the first fit's network, then the loop -----------------
 
     def _fit(self, X, y, sample_weight, *, incremental, classes=None):
         continuing = incremental or self.warm_start
