@@ -18,6 +18,7 @@ from skcnn._layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalPool2D,
     ImageInput,
     Layer,
     Pool2D,
@@ -103,8 +104,8 @@ class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
     def _layer_names(self) -> list:
         """``input``, ``augment``, ``conv1``, ``pool1``, ``dense1``, ..., ``output``."""
         counts, names = Counter(), []
-        kinds = ((Conv2D, "conv"), (Pool2D, "pool"), (Dense, "dense"),
-                 (Dropout, "dropout"))  # fmt: skip
+        kinds = ((Conv2D, "conv"), ((Pool2D, GlobalPool2D), "pool"),
+                 (Dense, "dense"), (Dropout, "dropout"))  # fmt: skip
         for index, layer in enumerate(self.layers_):
             if isinstance(layer, ImageInput):
                 names.append("input")

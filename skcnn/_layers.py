@@ -863,6 +863,81 @@ POOLING = {"avg": AvgPool2D, "max": MaxPool2D}
 """Pooling name -> layer class."""
 
 
+class GlobalPool2D(Layer):
+    """Pooling over each whole feature map (base of the two kinds): maps of
+    ``(height, width, channels)`` become flat samples of ``(channels,)``.
+
+    Subclasses set ``mode``: 'avg' (the mean of each map) or 'max'.
+    """
+
+    accepts = "maps"
+    mode = "avg"
+
+    def output_shape(self, in_shape: tuple) -> tuple:
+        return (in_shape[2],)
+
+    def forward(self, x, params, training=True, rng=None):
+        channels, height, width, n = x.shape
+        area = np.ascontiguousarray(x).reshape(channels, height * width, n)
+        if self.mode == "avg":
+            total = area[:, 0].copy()
+            for k in range(1, height * width):  # in pixel order, for any batch
+                total += area[:, k]
+            pooled, cache = total / x.dtype.type(height * width), x.shape
+        else:  # the first largest value of each map
+            index = area.argmax(axis=1)
+            pooled = np.take_along_axis(area, index[:, None, :], axis=1)[:, 0]
+            cache = x.shape, index
+        rows = empty((n, channels), x.dtype)
+        rows[...] = pooled.T
+        return rows, cache
+
+    def backward(self, dout, cache, params, need_dx=True):
+        if not need_dx:
+            return None, []
+        shape, index = (cache, None) if self.mode == "avg" else cache
+        channels, height, width, n = shape
+        dx = empty(shape, dout.dtype)
+        area = dx.reshape(channels, height * width, n)
+        if self.mode == "avg":
+            area[...] = (dout.T / dout.dtype.type(height * width))[:, None, :]
+        else:  # all to the value that was taken
+            area.fill(0)
+            np.put_along_axis(area, index[:, None, :], dout.T[:, None, :], axis=1)
+        return dx, []
+
+
+class GlobalAveragePooling2D(GlobalPool2D):
+    """The mean of each feature map: ``(height, width, channels)`` to ``(channels,)``.
+
+    The head of modern small CNNs (a global average instead of Flatten and a
+    large dense layer); a Dense layer follows it directly.
+
+    Examples
+    --------
+    >>> from skcnn.layers import GlobalAveragePooling2D
+    >>> GlobalAveragePooling2D().output_shape((8, 8, 64))
+    (64,)
+    """
+
+    mode = "avg"
+
+
+class GlobalMaxPooling2D(GlobalPool2D):
+    """The largest value of each feature map: ``(height, width, channels)`` to
+    ``(channels,)``. Its gradient goes to the first largest value of a map
+    (in row-major order), as PyTorch's and Keras's.
+
+    Examples
+    --------
+    >>> from skcnn.layers import GlobalMaxPooling2D
+    >>> GlobalMaxPooling2D().output_shape((8, 8, 64))
+    (64,)
+    """
+
+    mode = "max"
+
+
 class Flatten(Layer):
     """Feature maps to flat samples: ``(height, width, channels)`` to one vector.
 

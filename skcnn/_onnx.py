@@ -50,6 +50,8 @@ from skcnn._layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     ImageInput,
     MaxPool2D,
     RandomAffine,
@@ -372,12 +374,25 @@ def _identity(g, layer, params, x, in_shape, dtype, state=()):
     return x  # Dropout and RandomAffine act while training only
 
 
+def _global_pool(g, layer, params, x, in_shape, dtype, state=()):
+    """Mean (sum, then divided, as skcnn) or max of each NCHW map, to (N, C)."""
+    height, width, channels = in_shape
+    maps = g.op("Reshape", x, g.ints(0, channels, height * width))
+    if isinstance(layer, GlobalMaxPooling2D):  # TopK: float and double alike
+        largest, _ = g.op("TopK", maps, g.ints(1), axis=2, n_out=2)
+        return g.op("Reshape", largest, g.ints(0, channels))
+    total = g.reduce_sum(maps, 2, keepdims=False)
+    return g.op("Div", total, g.const(dtype.type(height * width), "area"))
+
+
 LAYER_CONVERTERS = {
     ImageInput: _image_input,
     RandomAffine: _identity,
     Conv2D: _conv2d,
     MaxPool2D: _pool2d,
     AvgPool2D: _pool2d,
+    GlobalAveragePooling2D: _global_pool,
+    GlobalMaxPooling2D: _global_pool,
     Activation: _activation,
     Flatten: _flatten,
     Dense: _dense,

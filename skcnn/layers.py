@@ -3,7 +3,8 @@
 The lecture's convolution layer is :class:`Conv2D`: K filters of F x F pixels
 spanning the input's depth, stride S, zero padding P, an output of
 ``(W - F + 2P) / S + 1`` per side, ``F * F * D * K`` weights and K biases.
-Pooling (:class:`MaxPool2D`, :class:`AvgPool2D`), :class:`Dense`,
+Pooling (:class:`MaxPool2D`, :class:`AvgPool2D`, and over whole maps
+:class:`GlobalAveragePooling2D`, :class:`GlobalMaxPooling2D`), :class:`Dense`,
 :class:`Activation`, :class:`Flatten` and :class:`Dropout` complete a CNN: a
 sequence of convolutional layers interspersed with activation functions.
 
@@ -30,6 +31,8 @@ from skcnn._layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     Layer,
     MaxPool2D,
 )
@@ -41,6 +44,8 @@ __all__ = [
     "Dense",
     "Dropout",
     "Flatten",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
     "Layer",
     "MaxPool2D",
 ]

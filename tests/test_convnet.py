@@ -22,6 +22,8 @@ from skcnn.layers import (
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     MaxPool2D,
 )
 from tests.test_layers import numeric_gradient
@@ -363,3 +365,48 @@ def test_learns_mnist(mnist_home):
                             random_state=0)  # fmt: skip
     quiet(clf, X[:5000], y[:5000])
     assert clf.score(X_test[:2000], y_test[:2000]) > 0.93
+
+
+@pytest.mark.parametrize("pool", [GlobalAveragePooling2D(), GlobalMaxPooling2D()])
+def test_a_global_pooling_head_trains_names_pickles_and_predicts_per_sample(pool):
+    X, y = load_digits_images(return_X_y=True, scale=True)
+    stack = [Conv2D(16, 3, padding="same"), Activation("relu"), MaxPool2D(2),
+             Conv2D(32, 3, padding="same"), Activation("relu"), pool]  # fmt: skip
+    clf = ConvNetClassifier(layers=stack, max_iter=10, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:1200], y[:1200])
+    assert clf.score(X[1200:], y[1200:]) > 0.5
+    assert "pool2" in clf.layer_names_ and "(32,)" in clf.summary()
+    proba = clf.predict_proba(X[1200:1300])
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(
+        X[1200:1300]), proba)  # fmt: skip
+    for i in (0, 37):  # alone, the same bits as in its batch
+        np.testing.assert_array_equal(clf.predict_proba(X[1200 + i][None]), proba[[i]])
+
+
+@pytest.mark.parametrize("pool", ["avg", "max"])
+def test_global_pooling_forward_equals_pytorch_with_the_same_weights(pool):
+    torch = pytest.importorskip("torch")
+    X, y = load_digits_images(return_X_y=True, scale=True)
+    layer = GlobalAveragePooling2D() if pool == "avg" else GlobalMaxPooling2D()
+    stack = [Conv2D(6, 3, padding="same"), Activation("relu"), layer]
+    clf = ConvNetClassifier(layers=stack, max_iter=1, normalize=False, dtype="float64")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:300], y[:300])
+    (w_conv, b_conv), (w_dense, b_dense) = (p for p in clf.params_ if p)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 6, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1) if pool == "avg"
+        else torch.nn.AdaptiveMaxPool2d(1),
+        torch.nn.Flatten(), torch.nn.Linear(6, 10),
+    ).double()  # fmt: skip
+    with torch.no_grad():
+        net[0].weight[...] = torch.from_numpy(w_conv)
+        net[0].bias[...] = torch.from_numpy(b_conv)
+        net[4].weight[...] = torch.from_numpy(w_dense.T.copy())
+        net[4].bias[...] = torch.from_numpy(b_dense)
+        images = torch.from_numpy(X[300:400].reshape(-1, 1, 8, 8).astype(np.float64))
+        theirs = net(images).numpy()
+    np.testing.assert_allclose(clf.decision_function(X[300:400]), theirs, atol=1e-10)

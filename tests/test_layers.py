@@ -21,6 +21,8 @@ from skcnn._layers import (
     Conv2D,
     Dense,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     ImageInput,
     RandomAffine,
     output_size,
@@ -425,3 +427,24 @@ def test_walk_shapes_returns_every_shape():
     assert walk_shapes(stack, (32, 32, 1)) == [
         (32, 32, 1), (28, 28, 6), (28, 28, 6), (14, 14, 6), (1176,), (10,),
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("layer", [GlobalAveragePooling2D(), GlobalMaxPooling2D()])
+def test_global_pooling_values_gradients_and_batch_independence(layer):
+    x = np.random.default_rng(3).standard_normal((3, 5, 4, 6))
+    out = _check_layer_gradients(layer, x, [])
+    reduce = np.mean if layer.mode == "avg" else np.max
+    np.testing.assert_allclose(out, reduce(x, axis=(1, 2)).T, rtol=1e-13)
+    assert out.shape == (6, 3) and layer.output_shape((5, 4, 3)) == (3,)
+    x32 = np.random.default_rng(4).standard_normal((8, 6, 6, 64)).astype(np.float32)
+    whole = layer.forward(x32, [], training=False)[0]
+    for lo, hi in [(0, 1), (5, 9), (63, 64)]:
+        part = layer.forward(np.ascontiguousarray(x32[..., lo:hi]), [])[0]
+        np.testing.assert_array_equal(part, whole[lo:hi])
+
+
+def test_global_max_pooling_gives_a_tie_to_its_first_value():
+    x = np.zeros((1, 2, 2, 1))
+    out, cache = GlobalMaxPooling2D().forward(x, [])
+    dx, _ = GlobalMaxPooling2D().backward(np.ones_like(out), cache, [])
+    np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 0], [0, 0]])

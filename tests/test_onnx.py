@@ -32,6 +32,8 @@ from skcnn.layers import (  # noqa: E402
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     Layer,
     MaxPool2D,
 )
@@ -512,3 +514,20 @@ def test_a_layers_state_that_is_not_trained_is_exported(digits, monkeypatch):
     label, proba = run_onnx(onx, X_test)
     np.testing.assert_array_equal(label, model.predict(X_test))
     np.testing.assert_allclose(proba, model.predict_proba(X_test), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_global_pooling_heads(digits, dtype):
+    X, y, X_test = digits
+    for pool in (GlobalAveragePooling2D(), GlobalMaxPooling2D()):
+        stack = [Conv2D(8, 3, padding="same"), Activation("relu"), pool, Dense(10)]
+        model = fit_quietly(
+            ConvNetClassifier(layers=stack, max_iter=3, dtype=np.dtype(dtype).name),
+            X.astype(dtype), y,
+        )  # fmt: skip
+        onx = skl2onnx.to_onnx(model, X_test[:1].astype(dtype),
+                               options={id(model): NO_ZIPMAP})  # fmt: skip
+        label, proba = run_onnx(onx, X_test.astype(dtype))
+        np.testing.assert_array_equal(label, model.predict(X_test.astype(dtype)))
+        expected = model.predict_proba(X_test.astype(dtype))
+        np.testing.assert_allclose(proba, expected, rtol=0, atol=1e-5)
