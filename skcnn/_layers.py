@@ -970,6 +970,120 @@ class Flatten(Layer):
         return maps.reshape(cache), []
 
 
+class BatchNormalization(Layer):
+    """Batch normalisation (Ioffe & Szegedy, 2015), per channel or per unit.
+
+    After a convolution it normalises each channel over the batch and the
+    pixels; after a dense layer, each unit over the batch. While training:
+    ``y = gamma * (x - mean) / sqrt(var + epsilon) + beta`` with the
+    minibatch's mean and (biased) variance, and the running statistics move
+    towards them: ``running = (1 - momentum) * running + momentum * batch``
+    (the variance unbiased), PyTorch's convention. At predict, the running
+    statistics take their place, so a sample's output does not depend on its
+    batch. ``gamma`` (ones) and ``beta`` (zeros) are trained and never under
+    the L2 penalty; the running mean and variance are state that is not
+    trained (saved with the model and in checkpoints, exported to ONNX).
+
+    Parameters
+    ----------
+    momentum : float, default=0.1
+        Weight of each minibatch in the running statistics, in (0, 1].
+    epsilon : float, default=1e-5
+        Added to the variance before its square root.
+
+    Examples
+    --------
+    >>> from skcnn.layers import BatchNormalization
+    >>> layer = BatchNormalization()
+    >>> layer.output_shape((16, 16, 32)), layer.n_params((16, 16, 32))
+    ((16, 16, 32), 64)
+    """
+
+    def __init__(self, momentum=0.1, epsilon=1e-5):
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self._validate()
+
+    def _validate(self):
+        if not (isinstance(self.momentum, Real) and 0 < self.momentum <= 1):
+            raise ValueError(
+                f"BatchNormalization: momentum must be in (0, 1]; got "
+                f"{self.momentum!r}."
+            )
+        if not (isinstance(self.epsilon, Real) and self.epsilon > 0):
+            raise ValueError(
+                f"BatchNormalization: epsilon must be > 0; got {self.epsilon!r}."
+            )
+
+    def n_params(self, in_shape: tuple) -> int:
+        return 2 * in_shape[-1]
+
+    def init_params(self, in_shape: tuple, rng, dtype) -> list:
+        units = in_shape[-1]
+        return [np.ones(units, dtype), np.zeros(units, dtype)]
+
+    def decays(self, index: int, shape: tuple) -> bool:
+        return False  # a scale and a shift: never under the L2 penalty
+
+    def init_state(self, in_shape: tuple, dtype) -> list:
+        units = in_shape[-1]
+        return [np.zeros(units, dtype), np.ones(units, dtype)]
+
+    @staticmethod
+    def _columns(x):
+        """``x`` as (units, values): a channel's pixels and samples, or a
+        unit's samples."""
+        return x.reshape(x.shape[0], -1) if x.ndim == 4 else x.T
+
+    @staticmethod
+    def _shaped(v, x):
+        """A per-unit vector broadcast against ``x``."""
+        return v[:, None, None, None] if x.ndim == 4 else v[None, :]
+
+    def forward(self, x, params, training=True, rng=None, state=None):
+        gamma, beta = params
+        running_mean, running_var = state
+        dtype = x.dtype.type
+        if not training:
+            scale = gamma / np.sqrt(running_var + dtype(self.epsilon))
+            shift = beta - running_mean * scale
+            out = empty(x.shape, x.dtype)
+            np.multiply(x, self._shaped(scale, x), out=out)
+            out += self._shaped(shift, x)
+            return out, None
+        columns = self._columns(x)
+        count = columns.shape[1]
+        mean = columns.mean(axis=1)
+        centred = x - self._shaped(mean, x)
+        var = np.square(self._columns(centred)).mean(axis=1)
+        inv_std = 1 / np.sqrt(var + dtype(self.epsilon))
+        xhat = centred * self._shaped(inv_std, x)
+        out = xhat * self._shaped(gamma, x) + self._shaped(beta, x)
+        momentum = dtype(self.momentum)
+        running_mean *= 1 - momentum
+        running_mean += momentum * mean
+        unbiased = var * dtype(count / max(count - 1, 1))
+        running_var *= 1 - momentum
+        running_var += momentum * unbiased
+        return out, (xhat, inv_std)
+
+    def backward(self, dout, cache, params, need_dx=True):
+        gamma, _ = params
+        xhat, inv_std = cache
+        d = self._columns(dout)
+        dbeta = d.sum(axis=1)
+        dgamma = (d * self._columns(xhat)).sum(axis=1)
+        if not need_dx:
+            return None, [dgamma, dbeta]
+        count = d.shape[1]
+        dtype = dout.dtype.type
+        # dx = gamma / std * (dout - mean(dout) - xhat * mean(dout * xhat))
+        dx = dout - self._shaped(dbeta / dtype(count), dout)
+        dx -= xhat * self._shaped(dgamma / dtype(count), dout)
+        dx *= self._shaped(gamma * inv_std, dout)
+        return dx, [dgamma, dbeta]
+
+
 class Dropout(Layer):
     """Inverted dropout: while training, zero each value with probability ``rate``.
 

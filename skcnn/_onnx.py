@@ -46,6 +46,7 @@ from skcnn._knn import CANDIDATE_MARGIN
 from skcnn._layers import (
     Activation,
     AvgPool2D,
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
@@ -385,12 +386,25 @@ def _global_pool(g, layer, params, x, in_shape, dtype, state=()):
     return g.op("Div", total, g.const(dtype.type(height * width), "area"))
 
 
+def _batch_norm(g, layer, params, x, in_shape, dtype, state=()):
+    """Inference: ``x * scale + shift`` per channel (unit), from the running
+    statistics, computed as skcnn computes them."""
+    gamma, beta = params
+    running_mean, running_var = state
+    scale = gamma / np.sqrt(running_var + dtype.type(layer.epsilon))
+    shift = beta - running_mean * scale
+    shape = (1, -1, 1, 1) if len(in_shape) == 3 else (1, -1)
+    x = g.op("Mul", x, g.const(scale.reshape(shape), "bn_scale"))
+    return g.op("Add", x, g.const(shift.reshape(shape), "bn_shift"))
+
+
 LAYER_CONVERTERS = {
     ImageInput: _image_input,
     RandomAffine: _identity,
     Conv2D: _conv2d,
     MaxPool2D: _pool2d,
     AvgPool2D: _pool2d,
+    BatchNormalization: _batch_norm,
     GlobalAveragePooling2D: _global_pool,
     GlobalMaxPooling2D: _global_pool,
     Activation: _activation,

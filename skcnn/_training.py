@@ -506,6 +506,12 @@ class TrainingLoop(CheckpointedRuns):
                 "solver='lbfgs' needs a deterministic loss: the network has "
                 "dropout or augmentation layers. Use solver='adam' or 'sgd'."
             )
+        if any(self._state):
+            raise ValueError(
+                "solver='lbfgs' evaluates the loss over the whole data set in "
+                "chunks, which batch statistics (BatchNormalization) would depend "
+                "on. Use solver='adam' or 'sgd'."
+            )
         if self.checkpoint is not None:
             raise ValueError(
                 "checkpoint is supported by the stochastic solvers ('adam', "

@@ -5,6 +5,7 @@ spanning the input's depth, stride S, zero padding P, an output of
 ``(W - F + 2P) / S + 1`` per side, ``F * F * D * K`` weights and K biases.
 Pooling (:class:`MaxPool2D`, :class:`AvgPool2D`, and over whole maps
 :class:`GlobalAveragePooling2D`, :class:`GlobalMaxPooling2D`), :class:`Dense`,
+:class:`BatchNormalization`,
 :class:`Activation`, :class:`Flatten` and :class:`Dropout` complete a CNN: a
 sequence of convolutional layers interspersed with activation functions.
 
@@ -27,6 +28,7 @@ MaxPool2D(2, stride=2) 0 (16, 16, 10)
 from skcnn._layers import (
     Activation,
     AvgPool2D,
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
@@ -40,6 +42,7 @@ from skcnn._layers import (
 __all__ = [
     "Activation",
     "AvgPool2D",
+    "BatchNormalization",
     "Conv2D",
     "Dense",
     "Dropout",
