@@ -11,6 +11,7 @@ checkpoint.
 """
 
 import hashlib
+import inspect
 import json
 import os
 import warnings
@@ -171,13 +172,18 @@ def clear(folder) -> None:
             path.unlink(missing_ok=True)
 
 
-def compare_fingerprints(saved: dict, current: dict, path) -> None:
-    """Raise CheckpointError listing what differs between two run fingerprints."""
-    keys = sorted(set(saved) | set(current))
+def compare_fingerprints(saved: dict, current: dict, path, defaults=None) -> None:
+    """Raise CheckpointError listing what differs between two run fingerprints.
+
+    A parameter the checkpoint does not know (one added to skcnn since it was
+    written) matches when it has its default value (``defaults``, by name).
+    """
+    defaults = defaults or {}
     differences = [
         f"{key}: checkpoint {saved.get(key)!r}, now {current.get(key)!r}"
-        for key in keys
+        for key in sorted(set(saved) | set(current))
         if saved.get(key) != current.get(key)
+        and not (key not in saved and current.get(key) == defaults.get(key))
     ]
     if differences:
         raise CheckpointError(
@@ -188,6 +194,14 @@ def compare_fingerprints(saved: dict, current: dict, path) -> None:
 
 
 # -- what must match to resume ---------------------------------------------------
+
+
+def default_settings(estimator) -> dict:
+    """The estimator's parameters at their defaults, as fingerprints hold them."""
+    return {
+        name: repr(parameter.default)
+        for name, parameter in inspect.signature(type(estimator)).parameters.items()
+    }
 
 
 def fingerprint(estimator, X, y, weight) -> dict:

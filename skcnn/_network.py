@@ -18,6 +18,7 @@ See the documentation's architecture page for how a fit flows through them.
 """
 
 import copy
+import inspect
 import os
 from numbers import Integral, Real
 
@@ -41,7 +42,7 @@ from skcnn._images import check_compute_range, validate_images
 from skcnn._inference import INPUT_DTYPES, NetworkInference
 from skcnn._kernels._jit import parallel_section
 from skcnn._layers import is_random, walk_shapes
-from skcnn._optim import OPTIMIZERS
+from skcnn._optim import LR_SCHEDULES, OPTIMIZERS
 from skcnn._parameters import N_JOBS_CONSTRAINT, training_estimator
 from skcnn._targets import check_targets, encode_targets, fitted_classes, row_weights
 from skcnn._training import TrainingLoop, TrainingState
@@ -100,9 +101,10 @@ class BaseNetworkClassifier(
             StrOptions({"auto"}),
             Interval(Integral, 1, None, closed="left"),
         ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate": [StrOptions(set(LR_SCHEDULES))],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "power_t": [Interval(Real, 0, None, closed="left")],
+        "warmup_fraction": [Interval(Real, 0, 1, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "random_state": ["random_state"],
@@ -249,6 +251,9 @@ class BaseNetworkClassifier(
         # coefs_/intercepts_ and coef_/intercept_ hold them as params_
         params = state.pop("params_", None)
         super().__setstate__(state)
+        # files from before a parameter existed: it takes its default
+        for name, parameter in inspect.signature(type(self)).parameters.items():
+            self.__dict__.setdefault(name, parameter.default)
         if params is not None:
             self.params_ = params
         if "layers_" in state:

@@ -20,8 +20,14 @@ import numpy as np
 
 from skcnn._kernels._optim import adam_step, sgd_step
 
-LR_SCHEDULES = ("constant", "invscaling", "adaptive")
-"""The learning-rate schedules, as named by scikit-learn's ``learning_rate``."""
+STEP_SCHEDULES = ("warmup_linear", "warmup_cosine")
+"""Schedules set by step: a linear warm-up from 0 over ``warmup_fraction`` of the
+planned steps (:meth:`_BaseOptimizer.plan`), then a linear or cosine decay to 0
+at the last one (the one-cycle shape of recent small-CNN records)."""
+
+LR_SCHEDULES = ("constant", "invscaling", "adaptive", *STEP_SCHEDULES)
+"""The learning-rate schedules: scikit-learn's ``learning_rate`` names, and
+:data:`STEP_SCHEDULES`."""
 
 
 def _flat(array):
@@ -68,7 +74,7 @@ class _BaseOptimizer:
         The current (base) learning rate.
     """
 
-    def __init__(self, learning_rate_init, lr_schedule, power_t):
+    def __init__(self, learning_rate_init, lr_schedule, power_t, warmup_fraction=0.1):
         if lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"lr_schedule must be one of {LR_SCHEDULES}; got {lr_schedule!r}."
@@ -76,7 +82,30 @@ class _BaseOptimizer:
         self.learning_rate_init = learning_rate_init
         self.lr_schedule = lr_schedule
         self.power_t = power_t
+        self.warmup_fraction = warmup_fraction
         self.learning_rate = float(learning_rate_init)
+        self.step = 0  # steps taken under a step schedule
+        self.total_steps = 1  # the steps it spans (plan)
+
+    def plan(self, total_steps):
+        """The number of steps a step schedule spans (epochs x minibatches)."""
+        self.total_steps = max(int(total_steps), 1)
+
+    def _next_step(self):
+        """Under a step schedule, the base learning rate of the next step."""
+        if self.lr_schedule not in STEP_SCHEDULES:
+            return
+        self.step += 1
+        warmup = max(round(self.warmup_fraction * self.total_steps), 0)
+        if self.step <= warmup:
+            fraction = self.step / warmup
+        else:
+            done = min((self.step - warmup) / max(self.total_steps - warmup, 1), 1)
+            if self.lr_schedule == "warmup_linear":
+                fraction = 1 - done
+            else:
+                fraction = 0.5 * (1 + math.cos(math.pi * done))
+        self.learning_rate = float(self.learning_rate_init) * fraction
 
     def __setstate__(self, state):
         # joblib.load(..., mmap_mode="r") hands back read-only state arrays,
@@ -89,6 +118,10 @@ class _BaseOptimizer:
                     for a in value
                 ]  # fmt: skip
         self.__dict__.update(state)
+        # optimizers pickled before the step schedules
+        self.__dict__.setdefault("warmup_fraction", 0.1)
+        self.__dict__.setdefault("step", 0)
+        self.__dict__.setdefault("total_steps", 1)
 
     def state(self) -> tuple[dict, dict]:
         """The whole state, to save: ``(arrays, scalars)``, the per-parameter
@@ -233,6 +266,7 @@ class SGD(_BaseOptimizer):
         "learning_rate_init": "learning_rate_init",
         "lr_schedule": "learning_rate",
         "power_t": "power_t",
+        "warmup_fraction": "warmup_fraction",
         "momentum": "momentum",
         "nesterov": "nesterovs_momentum",
     }
@@ -247,8 +281,9 @@ class SGD(_BaseOptimizer):
         momentum=0.9,
         nesterov=True,
         power_t=0.5,
+        warmup_fraction=0.1,
     ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+        super().__init__(learning_rate_init, lr_schedule, power_t, warmup_fraction)
         self.momentum = momentum
         self.nesterov = nesterov
         self.velocities = _zeros_like(params)
@@ -264,6 +299,7 @@ class SGD(_BaseOptimizer):
         grads : list of ndarray
             The gradients of the loss, one per parameter, of its shape and dtype.
         """
+        self._next_step()
         nesterov = bool(self.nesterov)
         for param, grad, velocity in zip(params, grads, self.velocities, strict=True):
             cast = param.dtype.type
@@ -354,6 +390,7 @@ class Adam(_BaseOptimizer):
         "learning_rate_init": "learning_rate_init",
         "lr_schedule": "learning_rate",
         "power_t": "power_t",
+        "warmup_fraction": "warmup_fraction",
         "beta_1": "beta_1",
         "beta_2": "beta_2",
         "epsilon": "epsilon",
@@ -370,8 +407,9 @@ class Adam(_BaseOptimizer):
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-8,
+        warmup_fraction=0.1,
     ):
-        super().__init__(learning_rate_init, lr_schedule, power_t)
+        super().__init__(learning_rate_init, lr_schedule, power_t, warmup_fraction)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
@@ -392,6 +430,7 @@ class Adam(_BaseOptimizer):
         grads : list of ndarray
             The gradients of the loss, one per parameter, of its shape and dtype.
         """
+        self._next_step()
         self.t += 1
         learning_rate_t = (
             self.learning_rate

@@ -172,8 +172,9 @@ class CheckpointedRuns:
         if found is not None:
             arrays, meta, path = found
             _checkpoint.compare_fingerprints(
-                meta["fingerprint"], run["fingerprint"], path
-            )
+                meta["fingerprint"], run["fingerprint"], path,
+                _checkpoint.default_settings(self),
+            )  # fmt: skip
             run["rng_start"] = self._restore_checkpoint(arrays, meta)
             run["fit_epochs"] = meta["fit_epochs"]
         return run
@@ -233,6 +234,8 @@ class TrainingLoop(CheckpointedRuns):
             X, target, weight, early_stopping, run if resumed else None
         )
         batch_size = self._minibatch_size(len(target))
+        steps = -(-len(target) // batch_size)  # a step schedule spans max_iter epochs
+        self._training.optimizer.plan(steps * self.max_iter)
         good = self._copy_params()
         if not resumed:
             self._start_run(len(target), good, early_stopping)

@@ -3,6 +3,7 @@
 import inspect
 import pickle
 import tracemalloc
+import warnings
 
 import joblib
 import numba
@@ -469,3 +470,61 @@ def test_each_optimizer_is_built_from_the_estimator_parameters_it_names(solver):
     for keyword, name in optimizer.parameters.items():
         if keyword != "lr_schedule":
             assert getattr(built, keyword) == settings[name]
+
+
+@pytest.mark.parametrize("schedule", ["warmup_linear", "warmup_cosine"])
+@pytest.mark.parametrize("solver", sorted(OPTIMIZERS))
+def test_step_schedules_warm_up_then_decay_to_zero(schedule, solver):
+    optimizer = OPTIMIZERS[solver](
+        [np.zeros(2)], learning_rate_init=0.5, lr_schedule=schedule,
+        warmup_fraction=0.2,
+    )  # fmt: skip
+    optimizer.plan(20)
+    rates = []
+    for _ in range(20):
+        optimizer.update_params([np.zeros(2)], [np.ones(2)])
+        rates.append(optimizer.learning_rate)
+    np.testing.assert_allclose(rates[:4], 0.5 * np.arange(1, 5) / 4)  # 4 warm-up steps
+    done = np.arange(1, 17) / 16
+    decay = (
+        1 - done if schedule == "warmup_linear" else 0.5 * (1 + np.cos(np.pi * done))
+    )
+    np.testing.assert_allclose(rates[4:], 0.5 * decay, atol=1e-15)
+    assert optimizer.trigger_stopping("no progress", False)  # as 'constant'
+
+
+def test_a_step_schedule_resumes_from_a_checkpoint_where_it_stopped(
+    tmp_path, monkeypatch
+):
+    from skcnn._network import BaseNetworkClassifier
+    from skcnn.datasets import load_digits_images
+
+    X, y = load_digits_images(return_X_y=True, scale=True)
+    X, y = X[:600], y[:600]
+
+    def make():
+        return MLPClassifier(
+            (16,), learning_rate="warmup_cosine", warmup_fraction=0.3, max_iter=4,
+            batch_size=200, random_state=0, tol=0,
+        )  # fmt: skip
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = make().fit(X, y)
+        assert (
+            reference._optimizer.step == 12 and reference._optimizer.learning_rate == 0
+        )
+        original, count = BaseNetworkClassifier._train_step, [0]
+
+        def crash(self, *args):
+            count[0] += 1
+            if count[0] == 8:  # in epoch 3 of 4
+                raise RuntimeError("crash")
+            return original(self, *args)
+
+        with monkeypatch.context() as patch:
+            patch.setattr(BaseNetworkClassifier, "_train_step", crash)
+            with pytest.raises(RuntimeError, match="crash"):
+                make().set_params(checkpoint=tmp_path).fit(X, y)
+        resumed = make().set_params(checkpoint=tmp_path).fit(X, y)
+    np.testing.assert_array_equal(resumed._packed, reference._packed)
