@@ -34,13 +34,25 @@ class SoftmaxHead:
     name = "softmax"
     multilabel = False
 
-    def __init__(self, n_outputs: int):
+    def __init__(self, n_outputs: int, smoothing: float = 0.0):
         self.n_outputs = n_outputs
+        self.smoothing = smoothing
 
     def loss_gradient(self, logits, target, weight, scale, dout, losses):
         """Write ``dout`` (the loss's gradient, times ``scale``) and each row's
-        weighted loss; ``target`` holds class indices."""
+        weighted loss; ``target`` holds class indices. With label smoothing
+        eps the target distribution is ``(1 - eps) onehot + eps / n_classes``."""
         softmax_cross_entropy(logits, target, weight, scale, dout, losses)
+        if self.smoothing:
+            eps, n_classes = self.smoothing, logits.shape[1]
+            z = logits.astype(np.float64)
+            shifted = z - z.max(axis=1, keepdims=True)
+            log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            losses *= 1 - eps
+            losses += eps * weight * -log_p.mean(axis=1)
+            shift = np.full(z.shape, -eps / n_classes)  # q - onehot, negated
+            shift[np.arange(len(target)), target] += eps
+            dout += (shift * (scale * weight)[:, None]).astype(dout.dtype)
 
     def proba(self, logits):
         """float64 probabilities, rows summing to 1."""
@@ -73,9 +85,10 @@ class LogisticHead:
 
     name = "logistic"
 
-    def __init__(self, n_outputs: int):
+    def __init__(self, n_outputs: int, smoothing: float = 0.0):
         self.n_outputs = n_outputs
         self.multilabel = n_outputs > 1
+        self.smoothing = smoothing
 
     def _columns(self, target):
         """The 0/1 columns the sigmoids learn: the label matrix of a multilabel
@@ -86,6 +99,8 @@ class LogisticHead:
         """Write ``dout`` and each row's weighted loss; ``target`` holds class
         indices (one output) or the 0/1 label matrix."""
         columns = self._columns(target).astype(logits.dtype)
+        if self.smoothing:  # each 0/1 target moves eps / 2 towards the other
+            columns = columns * (1 - self.smoothing) + self.smoothing / 2
         logistic_cross_entropy(logits, columns, weight, scale, dout, losses)
 
     def _probability_inputs(self, logits):
@@ -130,8 +145,10 @@ HEADS = {head.name: head for head in (SoftmaxHead, LogisticHead)}
 
 
 def head_of(estimator):
-    """A fitted network's head, from its ``out_activation_`` and ``n_outputs_``."""
-    return HEADS[estimator.out_activation_](estimator.n_outputs_)
+    """A fitted network's head, from its ``out_activation_`` and ``n_outputs_``
+    (and its ``label_smoothing``, which only training reads)."""
+    smoothing = getattr(estimator, "label_smoothing", 0.0)
+    return HEADS[estimator.out_activation_](estimator.n_outputs_, smoothing)
 
 
 def head_for_targets(y, n_classes: int, binary_output: str):

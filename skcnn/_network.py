@@ -124,6 +124,7 @@ class BaseNetworkClassifier(
         ],
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "dtype": [StrOptions({"float32", "float64"}), None],
         "n_jobs": N_JOBS_CONSTRAINT,
         "image_shape": [tuple, None],
