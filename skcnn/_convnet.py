@@ -78,11 +78,12 @@ class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
             return None
         if self.augment is True:
             return dict(AUGMENT_DEFAULTS)
-        unknown = set(self.augment) - set(AUGMENT_DEFAULTS)
+        known = [*AUGMENT_DEFAULTS, "flip"]
+        unknown = set(self.augment) - set(known)
         if unknown:
             raise ValueError(
                 f"augment has unknown keys {sorted(unknown)}; expected some of "
-                f"{sorted(AUGMENT_DEFAULTS)} (e.g. augment={AUGMENT_DEFAULTS})."
+                f"{sorted(known)} (e.g. augment={AUGMENT_DEFAULTS})."
             )
         return {"shift": 0.0, "rotation": 0.0, "scale": 0.0, **self.augment}
 
@@ -203,7 +204,9 @@ class ConvNetClassifier(BaseConvNetClassifier):
         (never at predict): True for ``{'shift': 0.1, 'rotation': 10,
         'scale': 0.1}`` (shift as a fraction of the image's side, rotation in
         degrees, relative scaling), a dict for other amounts (missing keys
-        mean no such distortion), None or False for none.
+        mean no such distortion; ``'flip': True`` also mirrors half the images
+        left to right, for natural images, never for digits), None or False
+        for none.
     layers : list of layers, default=None
         The hidden stack, from :mod:`skcnn.layers`; overrides the block
         parameters above.

@@ -551,22 +551,30 @@ class RandomAffine(Layer):
     extent : tuple of int, default=None
         ``(height, width)`` of the image inside the maps, for the shifts; None
         means the maps' own size.
+    flip : bool, default=False
+        Also mirror each image left to right with probability 1/2 (for natural
+        images; digits are not mirror-symmetric).
     """
 
     accepts = "maps"
+    flip = False  # layers pickled before the option
 
-    def __init__(self, shift=0.1, rotation=10.0, scale=0.1, fill=0.0, extent=None):
+    def __init__(
+        self, shift=0.1, rotation=10.0, scale=0.1, fill=0.0, extent=None, flip=False
+    ):
         self.shift = shift
         self.rotation = rotation
         self.scale = scale
         self.fill = fill
         self.extent = extent
+        self.flip = flip
         self._validate()
 
     def __repr__(self) -> str:
+        flip = ", flip=True" if self.flip else ""
         return (
             f"RandomAffine(shift={self.shift}, rotation={self.rotation}, "
-            f"scale={self.scale})"
+            f"scale={self.scale}{flip})"
         )
 
     def _validate(self):
@@ -595,7 +603,12 @@ class RandomAffine(Layer):
         from_r, from_q = centre_r + shift_r, centre_q + shift_q
         rows = [cos, sin, centre_r - cos * from_r - sin * from_q,
                 -sin, cos, centre_q + sin * from_r - cos * from_q]  # fmt: skip
-        return np.ascontiguousarray(np.stack(rows, axis=1), dtype=dtype)
+        matrices = np.stack(rows, axis=1)
+        if self.flip:  # read column q' of the mirrored image: width - 1 - q'
+            mirrored = rng.random(n) < 0.5
+            matrices[mirrored, 3:5] *= -1
+            matrices[mirrored, 5] = width - 1 - matrices[mirrored, 5]
+        return np.ascontiguousarray(matrices, dtype=dtype)
 
     def forward(self, x, params, training=True, rng=None):
         if not training:

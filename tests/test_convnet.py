@@ -253,8 +253,8 @@ def test_small_images_are_centred_in_a_field_the_poolings_fit():
         ({"layers": [Conv2D(4, 9)]},
          r"layers\[0\] = Conv2D\(4, size=9\): a window of 9 does not fit an input "
          r"of 8"),
-        ({"augment": {"shift": 0.1, "flip": True}},
-         r"augment has unknown keys \['flip'\]"),
+        ({"augment": {"shift": 0.1, "mirror": True}},
+         r"augment has unknown keys \['mirror'\]"),
         ({"augment": {"rotation": 400}},
          r"augment=\{'rotation': 400\}: rotation must be a number in \[0, 180\)"),
         ({"kernel_size": 4}, "padding='same' needs an odd size"),
@@ -410,3 +410,14 @@ def test_global_pooling_forward_equals_pytorch_with_the_same_weights(pool):
         images = torch.from_numpy(X[300:400].reshape(-1, 1, 8, 8).astype(np.float64))
         theirs = net(images).numpy()
     np.testing.assert_allclose(clf.decision_function(X[300:400]), theirs, atol=1e-10)
+
+
+def test_augment_can_mirror_natural_images():
+    X, y = load_digits_images(return_X_y=True, scale=True)
+    clf = ConvNetClassifier((4,), kernel_size=3, augment={"shift": 0.1, "flip": True},
+                            max_iter=1, random_state=0)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:200], y[:200])
+    assert "flip=True" in clf.summary()
+    assert clf.layers_[1].flip and not clf.layers_[1].rotation

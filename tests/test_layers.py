@@ -448,3 +448,17 @@ def test_global_max_pooling_gives_a_tie_to_its_first_value():
     out, cache = GlobalMaxPooling2D().forward(x, [])
     dx, _ = GlobalMaxPooling2D().backward(np.ones_like(out), cache, [])
     np.testing.assert_array_equal(dx[0, :, :, 0], [[1, 0], [0, 0]])
+
+
+def test_random_affine_flip_mirrors_about_half_of_the_images():
+    x = np.random.default_rng(5).standard_normal((2, 6, 7, 400))
+    layer = RandomAffine(shift=0, rotation=0, scale=0, flip=True)
+    out, _ = layer.forward(x, [], training=True, rng=np.random.default_rng(0))
+    same = np.isclose(out, x, atol=1e-12).all(axis=(0, 1, 2))
+    mirrored = np.isclose(out, x[:, :, ::-1], atol=1e-12).all(axis=(0, 1, 2))
+    assert (same ^ mirrored).all()  # each image whole, one way or the other
+    assert 150 < mirrored.sum() < 250
+    assert "flip=True" in repr(layer)
+    plain = RandomAffine(shift=0, rotation=0, scale=0)
+    np.testing.assert_allclose(plain.forward(x, [], rng=np.random.default_rng(0))[0],
+                               x, atol=1e-12)  # fmt: skip
