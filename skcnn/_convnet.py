@@ -14,10 +14,13 @@ from skcnn._layers import (
     ACTIVATIONS,
     POOLING,
     Activation,
+    BatchNormalization,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     GlobalPool2D,
     ImageInput,
     Layer,
@@ -45,6 +48,14 @@ CONVNET_TRAINING = {
     "dtype": "float32",
 }
 """The convolutional networks' training defaults (``@training_estimator``)."""
+
+
+MAP_HEADS = {
+    "flatten": Flatten,
+    "global_avg": GlobalAveragePooling2D,
+    "global_max": GlobalMaxPooling2D,
+}
+"""ConvNetClassifier's ``head``: what turns the last maps into a vector."""
 
 
 class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
@@ -157,6 +168,8 @@ def _smallest_side(n: int, layers: list) -> int:
         "augment": None,
         "layers": None,
         "normalize": True,
+        "batch_norm": False,
+        "head": "flatten",
     },
     **CONVNET_TRAINING,
 )
@@ -213,6 +226,13 @@ class ConvNetClassifier(BaseConvNetClassifier):
     normalize : bool, default=True
         Standardise the input (one mean and one standard deviation over all
         pixels, learned from the first training set).
+    batch_norm : bool, default=False
+        A :class:`~skcnn.layers.BatchNormalization` after each convolution and
+        each hidden dense layer, before the activation.
+    head : {'flatten', 'global_avg', 'global_max'}, default='flatten'
+        How the last maps become a vector for the dense layers: flattened, or
+        one mean (max) per channel (:class:`~skcnn.layers.GlobalAveragePooling2D`,
+        fewer weights and any image size).
     <training parameters>
 
     Attributes
@@ -270,6 +290,8 @@ class ConvNetClassifier(BaseConvNetClassifier):
         "activation": [StrOptions(set(ACTIVATIONS))],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "layers": [list, tuple, None],
+        "batch_norm": ["boolean"],
+        "head": [StrOptions(set(MAP_HEADS))],
     }
 
     def _blocks(self) -> list:
@@ -280,7 +302,8 @@ class ConvNetClassifier(BaseConvNetClassifier):
                 conv = Conv2D(filters, self.kernel_size, padding=self.padding)
             except ValueError as exc:
                 raise ValueError(f"kernel_size and padding: {exc}") from None
-            blocks += [conv, Activation(self.activation)]
+            norm = [BatchNormalization()] if self.batch_norm else []
+            blocks += [conv, *norm, Activation(self.activation)]
             if self.pooling is not None:
                 blocks.append(POOLING[self.pooling](self.pool_size))
         return blocks
@@ -289,7 +312,8 @@ class ConvNetClassifier(BaseConvNetClassifier):
         """The hidden dense layers that the parameters declare."""
         layers = []
         for units in positive_ints("hidden_layer_sizes", self.hidden_layer_sizes):
-            layers += [Dense(units), Activation(self.activation)]
+            norm = [BatchNormalization()] if self.batch_norm else []
+            layers += [Dense(units), *norm, Activation(self.activation)]
             if self.dropout:
                 layers.append(Dropout(self.dropout))
         return layers
@@ -313,7 +337,7 @@ class ConvNetClassifier(BaseConvNetClassifier):
         else:
             blocks = self._blocks()
             field = (_smallest_side(height, blocks), _smallest_side(width, blocks))
-            hidden = [*blocks, Flatten(), *self._dense()]
+            hidden = [*blocks, MAP_HEADS[self.head](), *self._dense()]
             label = "layer {} of the declared network".format
         inputs = self._input_layers(in_shape, field)
         # checked here, so that errors name the index in the user's list

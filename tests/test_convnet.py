@@ -421,3 +421,22 @@ def test_augment_can_mirror_natural_images():
         clf.fit(X[:200], y[:200])
     assert "flip=True" in clf.summary()
     assert clf.layers_[1].flip and not clf.layers_[1].rotation
+
+
+@pytest.mark.parametrize("head", ["flatten", "global_avg", "global_max"])
+def test_batch_norm_and_head_are_plain_parameters(head):
+    X, y = load_digits_images(return_X_y=True, scale=True)
+    clf = ConvNetClassifier(
+        (8, 16), kernel_size=3, batch_norm=True, head=head,
+        hidden_layer_sizes=(32,), max_iter=12, random_state=0,
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        clf.fit(X[:1200], y[:1200])
+    kinds = [type(layer).__name__ for layer in clf.layers_]
+    assert kinds.count("BatchNormalization") == 3  # two conv blocks, one dense
+    expected = {"flatten": "Flatten", "global_avg": "GlobalAveragePooling2D",
+                "global_max": "GlobalMaxPooling2D"}[head]  # fmt: skip
+    assert expected in kinds
+    assert clf.score(X[1200:], y[1200:]) > 0.7
+    assert clone(clf).set_params(batch_norm=False).get_params()["head"] == head
