@@ -1,11 +1,9 @@
 """BatchNormalization: the formula, its gradient, PyTorch, and inside a network."""
 
 import pickle
-import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 from skcnn import ConvNetClassifier
 from skcnn.datasets import load_digits_images
@@ -18,6 +16,7 @@ from skcnn.layers import (
     GlobalAveragePooling2D,
     MaxPool2D,
 )
+from tests.test_layer_state import _fit
 from tests.test_layers import numeric_gradient
 
 SHAPES = {"maps": (3, 4, 5, 6), "flat": (7, 4)}  # (C, H, W, n) and (n, units)
@@ -97,12 +96,6 @@ def test_forward_and_running_statistics_equal_pytorch(kind):
         np.testing.assert_allclose(ours, expected.numpy(), atol=1e-12)
         np.testing.assert_allclose(state[0], theirs.running_mean.numpy(), atol=1e-14)
         np.testing.assert_allclose(state[1], theirs.running_var.numpy(), atol=1e-14)
-
-
-def _fit(model, X, y):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, y)
 
 
 @pytest.fixture(scope="module")
