@@ -23,6 +23,7 @@ FIGURES = {
         "convnet_training_curve.png", "convnet_filters_1.png", "convnet_filters_2.png",
         "convnet_feature_maps.png", "convnet_mistakes.png",
     ],
+    "plot_modern_cnn.py": ["modern_cnn_test_error.png"],
     "search_and_compare.py": ["results.md"],
 }  # fmt: skip
 

@@ -17,6 +17,7 @@ ORDER = [
     "plot_mlp.py",
     "plot_lenet.py",
     "plot_convnet.py",
+    "plot_modern_cnn.py",
     "search_and_compare.py",
 ]
 """The lecture's order: nearest neighbours, linear, MLP, LeNet-5, any CNN."""
