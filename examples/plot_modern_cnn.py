@@ -1,7 +1,7 @@
 """
-===============================================================
+================================================================
 A modern small CNN: batch normalisation and a one-cycle schedule
-===============================================================
+================================================================
 
 The step after LeNet-5 uses the blocks of today's small-CNN records: batch
 normalisation after each convolution and hidden dense layer, a learning rate
