@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from skcnn._heads import head_of
 from skcnn._images import check_compute_range, validate_images
 from skcnn._kernels._jit import parallel_section
-from skcnn._layers import walk_shapes
+from skcnn._layers import run_forward, walk_shapes
 
 INPUT_DTYPES = [np.float64, np.float32, np.uint8]
 """Kept as given by validation (other dtypes become float64); batches are then
@@ -174,8 +174,7 @@ class NetworkInference:
                 pad = self._lanes - n_rows % self._lanes
                 out = np.concatenate([out, np.zeros((pad, *out.shape[1:]), out.dtype)])
             for (layer, params), state in zip(stack, self._state, strict=False):
-                extra = {"state": state} if state else {}
-                out, _ = layer.forward(out, params, training=False, **extra)
+                out, _ = run_forward(layer, out, params, False, state=state)
             chunks.append(out[:n_rows])
         if not chunks:
             shape = walk_shapes([layer for layer, _ in stack], (X.shape[1],))[-1]

@@ -1053,13 +1053,20 @@ class BatchNormalization(Layer):
         """A per-unit vector broadcast against ``x``."""
         return v[:, None, None, None] if x.ndim == 4 else v[None, :]
 
+    def inference_affine(self, params, state):
+        """``(scale, shift)`` per unit: at predict the layer is ``x * scale +
+        shift``, from the running statistics (the ONNX export uses the same)."""
+        gamma, beta = params
+        running_mean, running_var = state
+        scale = gamma / np.sqrt(running_var + gamma.dtype.type(self.epsilon))
+        return scale, beta - running_mean * scale
+
     def forward(self, x, params, training=True, rng=None, state=None):
         gamma, beta = params
         running_mean, running_var = state
         dtype = x.dtype.type
         if not training:
-            scale = gamma / np.sqrt(running_var + dtype(self.epsilon))
-            shift = beta - running_mean * scale
+            scale, shift = self.inference_affine(params, state)
             out = empty(x.shape, x.dtype)
             np.multiply(x, self._shaped(scale, x), out=out)
             out += self._shaped(shift, x)
@@ -1149,6 +1156,13 @@ class Dropout(Layer):
 
 PUBLIC_LAYERS = (Conv2D, MaxPool2D, AvgPool2D, Dense, Activation, Flatten, Dropout)
 """The layers a user declares a network with (see :mod:`skcnn.layers`)."""
+
+
+def run_forward(layer, x, params, training, rng=None, state=()):
+    """``layer.forward``, with its state that is not trained as the keyword
+    ``state`` for layers that have some (others keep the plain signature)."""
+    extra = {"state": state} if state else {}
+    return layer.forward(x, params, training=training, rng=rng, **extra)
 
 
 def is_random(layer) -> bool:

@@ -389,10 +389,7 @@ def _global_pool(g, layer, params, x, in_shape, dtype, state=()):
 def _batch_norm(g, layer, params, x, in_shape, dtype, state=()):
     """Inference: ``x * scale + shift`` per channel (unit), from the running
     statistics, computed as skcnn computes them."""
-    gamma, beta = params
-    running_mean, running_var = state
-    scale = gamma / np.sqrt(running_var + dtype.type(layer.epsilon))
-    shift = beta - running_mean * scale
+    scale, shift = layer.inference_affine(params, state)
     shape = (1, -1, 1, 1) if len(in_shape) == 3 else (1, -1)
     x = g.op("Mul", x, g.const(scale.reshape(shape), "bn_scale"))
     return g.op("Add", x, g.const(shift.reshape(shape), "bn_shift"))

@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from skcnn import _checkpoint
 from skcnn._buffer import n_decayed, views
-from skcnn._layers import is_random
+from skcnn._layers import is_random, run_forward
 from skcnn._optim import make_optimizer
 from skcnn._workspace import Workspace
 
@@ -399,8 +399,7 @@ class TrainingLoop(CheckpointedRuns):
         for layer, params, state in zip(
             self.layers_, layer_params, self._state, strict=True
         ):
-            extra = {"state": state} if state else {}  # layers with state only
-            out, cache = layer.forward(out, params, training=True, rng=rng, **extra)
+            out, cache = run_forward(layer, out, params, True, rng, state)
             caches.append(cache)
         dout = np.empty_like(out)
         losses = np.empty(out.shape[0])

@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from skcnn._images import as_compute_dtype, validate_images
-from skcnn._layers import Activation, Conv2D, Pool2D
+from skcnn._layers import Activation, Conv2D, Pool2D, run_forward
 
 
 def _pyplot():
@@ -439,8 +439,7 @@ class FeatureMapsDisplay:
         stack = zip(names, estimator.layers_, estimator.params_, estimator.states_,
                     strict=True)  # fmt: skip
         for name, layer, params, state in stack:
-            extra = {"state": state} if state else {}
-            out, _ = layer.forward(out, params, training=False, **extra)
+            out, _ = run_forward(layer, out, params, False, state=state)
             if out.ndim != 4:  # past the feature maps
                 break
             if isinstance(layer, Conv2D):
