@@ -26,6 +26,7 @@ from skcnn._layers import (
     Layer,
     Pool2D,
     RandomAffine,
+    Residual,
     walk_shapes,
 )
 from skcnn._network import (
@@ -117,7 +118,8 @@ class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         """``input``, ``augment``, ``conv1``, ``pool1``, ``dense1``, ..., ``output``."""
         counts, names = Counter(), []
         kinds = ((Conv2D, "conv"), ((Pool2D, GlobalPool2D), "pool"),
-                 (Dense, "dense"), (Dropout, "dropout"))  # fmt: skip
+                 (Dense, "dense"), (Dropout, "dropout"),
+                 (Residual, "res"))  # fmt: skip
         for index, layer in enumerate(self.layers_):
             if isinstance(layer, ImageInput):
                 names.append("input")

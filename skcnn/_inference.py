@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from skcnn._heads import head_of
 from skcnn._images import check_compute_range, validate_images
 from skcnn._kernels._jit import parallel_section
-from skcnn._layers import run_forward, walk_shapes
+from skcnn._layers import Residual, run_forward, walk_shapes
 
 INPUT_DTYPES = [np.float64, np.float32, np.uint8]
 """Kept as given by validation (other dtypes become float64); batches are then
@@ -141,9 +141,17 @@ class NetworkInference:
         rows = [("", "layer", "output shape", "parameters")]
         shape = (self.n_features_in_,)
         for name, layer in zip(self.layer_names_, self.layers_, strict=True):
-            n_params = layer.n_params(shape)
-            shape = layer.output_shape(shape)
-            rows.append((name, repr(layer), str(shape), f"{n_params:,}"))
+            n_params, out_shape = layer.n_params(shape), layer.output_shape(shape)
+            if isinstance(layer, Residual):  # its layers below it, indented
+                rows.append((name, "Residual([", str(out_shape), f"{n_params:,}"))
+                for index, (part, part_shape) in enumerate(layer.parts(shape)):
+                    label = f"  {part!r}" if index < len(layer.layers) else (
+                        f"  shortcut: {part!r}")  # fmt: skip
+                    rows.append(("", label, str(part.output_shape(part_shape)), ""))
+                rows.append(("", "])", "", ""))
+            else:
+                rows.append((name, repr(layer), str(out_shape), f"{n_params:,}"))
+            shape = out_shape
         total = sum(p.size for params in self.params_ for p in params)
         rows.append(("total", "", "", f"{total:,}"))
         widths = [max(len(row[i]) for row in rows) for i in range(4)]

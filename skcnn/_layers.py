@@ -1154,6 +1154,291 @@ class Dropout(Layer):
         return dout if cache is None else dout * cache, []
 
 
+# Layers whose forward writes a new output (and keeps no reference to it) and
+# whose backward leaves ``dout`` as it is: a residual block may add into their
+# output and read its input and ``dout`` after them.
+_FRESH_OUTPUT = (Conv2D, Dense, BatchNormalization, Pool2D, GlobalPool2D)
+
+
+class Residual(Layer):
+    """A residual block: ``out = block(x) + shortcut(x)`` (He et al., 2016).
+
+    The input goes through ``layers`` in order and is added to their output.
+    Where the block keeps the input's shape, the shortcut is the input itself;
+    where it changes it (more channels, or a stride that halves the maps), the
+    shortcut is a projection: a 1x1 :class:`Conv2D` with the stride that gives
+    the block's output size, or a :class:`Dense` layer for flat samples (its
+    weights trained with the block's and under the L2 penalty). Put the
+    activation that follows the sum (ResNet's ReLU) after the block.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        The block, first layer first; its output must be of the same kind as
+        its input (feature maps or flat samples). Input layers (augmentation,
+        image input) do not belong in a block; a block may hold another.
+
+    Examples
+    --------
+    >>> from skcnn.layers import (
+    ...     Activation, BatchNormalization, Conv2D, MaxPool2D, Residual)
+    >>> block = Residual([
+    ...     Conv2D(64, 3, padding=1), BatchNormalization(), Activation("relu"),
+    ...     MaxPool2D(2), Conv2D(64, 3, padding=1), BatchNormalization(),
+    ... ])
+    >>> block.output_shape((32, 32, 32))
+    (16, 16, 64)
+    >>> block.projection((32, 32, 32))  # 1x1, stride 2: 32 to 64 channels
+    Conv2D(64, size=1, stride=2)
+    >>> block.n_params((32, 32, 32)) - sum(  # the projection's 32 * 64 + 64
+    ...     layer.n_params(shape) for layer, shape in block.parts((32, 32, 32))[:-1])
+    2112
+    """
+
+    def __init__(self, layers):
+        self.layers = layers
+        self._validate()
+
+    def _validate(self):
+        if not isinstance(self.layers, (list, tuple)) or not self.layers:
+            raise ValueError(
+                f"Residual: layers must be a non-empty list of skcnn.layers "
+                f"instances; got {self.layers!r}."
+            )
+        for index, layer in enumerate(self.layers):
+            if not isinstance(layer, Layer) or isinstance(
+                layer, (ImageInput, RandomAffine)
+            ):
+                raise ValueError(
+                    f"Residual: layers[{index}] = {layer!r} cannot be in a block: "
+                    "expected a layer of skcnn.layers other than the input layers."
+                )
+
+    def __repr__(self) -> str:
+        return f"Residual([{', '.join(map(repr, self.layers))}])"
+
+    def _label(self, index):
+        return f"Residual.layers[{index}]"
+
+    def check_input(self, in_shape: tuple) -> None:
+        shapes = walk_shapes(self.layers, in_shape, self._label)
+        if len(shapes[-1]) != len(in_shape):
+            raise ValueError(
+                f"the block turns {_describe(in_shape)} into "
+                f"{_describe(shapes[-1])}; its output must be of the same kind "
+                "as its input, to be added to it."
+            )
+        self.projection(in_shape)  # raises when no 1x1 stride fits
+
+    def output_shape(self, in_shape: tuple) -> tuple:
+        return walk_shapes(self.layers, in_shape, self._label)[-1]
+
+    def projection(self, in_shape: tuple):
+        """The shortcut's layer for an input of ``in_shape``: None (the input
+        itself) where the block keeps the shape, else a 1x1 Conv2D or a Dense.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(height, width, channels)`` or ``(n_features,)``.
+
+        Returns
+        -------
+        layer : Conv2D, Dense or None
+        """
+        in_shape = tuple(in_shape)
+        out_shape = self.output_shape(in_shape)
+        if out_shape == in_shape:
+            return None
+        if len(in_shape) == 1:
+            return Dense(out_shape[0])
+        (height, width, _), (out_h, out_w, filters) = in_shape, out_shape
+        for stride in range(1, max(height, width) + 1):
+            # the 1x1 windows that exist, as PyTorch's and ONNX's convolutions
+            # take them: (n - 1) // stride + 1 outputs
+            if (height - 1) // stride + 1 == out_h and (width - 1) // stride + 1 == (
+                out_w
+            ):
+                return Conv2D(filters, 1, stride=stride)
+        raise ValueError(
+            f"the block turns maps of {height}x{width} into {out_h}x{out_w}, which "
+            "no 1x1 convolution's stride does for the shortcut; use strides that "
+            "divide the maps evenly."
+        )
+
+    @staticmethod
+    def _cropped(projection, in_shape):
+        """The part of ``in_shape`` a strided 1x1 projection reads: up to its
+        last window, so that its output size is whole."""
+        if len(in_shape) == 1 or projection.stride == 1:
+            return tuple(in_shape)
+        height, width, channels = in_shape
+        stride = projection.stride
+        return (
+            (height - 1) // stride * stride + 1,
+            (width - 1) // stride * stride + 1,
+            channels,
+        )
+
+    def parts(self, in_shape: tuple) -> list:
+        """``(layer, in_shape)`` of each layer of the block, then of the
+        projection (when the shortcut has one), in the order of the block's
+        parameters.
+
+        Parameters
+        ----------
+        in_shape : tuple of int
+            ``(height, width, channels)`` or ``(n_features,)``.
+
+        Returns
+        -------
+        parts : list of (Layer, tuple)
+        """
+        in_shape = tuple(in_shape)
+        shapes = walk_shapes(self.layers, in_shape, self._label)
+        parts = list(zip(self.layers, shapes, strict=False))
+        projection = self.projection(in_shape)
+        if projection is not None:
+            parts.append((projection, self._cropped(projection, in_shape)))
+        return parts
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_layouts", None)  # a cache (with tuple keys, which skops refuses)
+        return state
+
+    def _layout(self, in_shape):
+        """Per part: ``(layer, in_shape, param shapes, number of state arrays)``,
+        cached by input shape (a layer holds no weights, only their layout);
+        the input shapes seen are kept, saved with the layer, for :meth:`decays`."""
+        layouts = self.__dict__.setdefault("_layouts", {})
+        key = tuple(int(n) for n in in_shape)
+        if key not in layouts:
+            seen = self.__dict__.setdefault("_in_shapes", [])
+            if key not in seen:
+                seen.append(key)
+            rng = np.random.RandomState(0)
+            layouts[key] = [
+                (
+                    layer, shape,
+                    [p.shape for p in layer.init_params(shape, rng, np.float32)],
+                    len(layer.init_state(shape, np.float32)),
+                )
+                for layer, shape in self.parts(key)
+            ]  # fmt: skip
+        return layouts[key]
+
+    def unpack(self, params, state, in_shape) -> list:
+        """Each part's parameters and state, from the block's flat lists.
+
+        Parameters
+        ----------
+        params, state : list of ndarray
+            The block's parameters and its state that is not trained, in the
+            order of :meth:`parts`.
+        in_shape : tuple of int
+            The block's input shape.
+
+        Returns
+        -------
+        parts : list of (Layer, tuple, list, list)
+            ``(layer, in_shape, params, state)`` of each part.
+        """
+        parts, n_params, n_state = [], 0, 0
+        for layer, shape, shapes, count in self._layout(in_shape):
+            parts.append((
+                layer, shape, params[n_params : n_params + len(shapes)],
+                state[n_state : n_state + count],
+            ))  # fmt: skip
+            n_params, n_state = n_params + len(shapes), n_state + count
+        return parts
+
+    def _sample_shape(self, x):
+        return (x.shape[1], x.shape[2], x.shape[0]) if x.ndim == 4 else x.shape[1:]
+
+    def n_params(self, in_shape: tuple) -> int:
+        return sum(layer.n_params(shape) for layer, shape in self.parts(in_shape))
+
+    def init_params(self, in_shape: tuple, rng, dtype) -> list:
+        self._layout(in_shape)  # for decays, which sees one parameter at a time
+        return [
+            p
+            for layer, shape in self.parts(in_shape)
+            for p in layer.init_params(shape, rng, dtype)
+        ]
+
+    def init_state(self, in_shape: tuple, dtype) -> list:
+        return [
+            a
+            for layer, shape in self.parts(in_shape)
+            for a in layer.init_state(shape, dtype)
+        ]
+
+    def decays(self, index: int, shape: tuple) -> bool:
+        # the part that owns parameter ``index`` decides; the layouts computed
+        # so far tell which part that is (a block may serve several shapes)
+        for in_shape in self.__dict__.get("_in_shapes", []):
+            layout = self._layout(in_shape)
+            owners = [(layer, i, s) for layer, _, shapes, _ in layout
+                      for i, s in enumerate(shapes)]  # fmt: skip
+            if index < len(owners) and tuple(owners[index][2]) == tuple(shape):
+                layer, local, _ = owners[index]
+                return layer.decays(local, shape)
+        return super().decays(index, shape)
+
+    def forward(self, x, params, training=True, rng=None, state=()):
+        in_shape = self._sample_shape(x)
+        parts = self.unpack(params, list(state), in_shape)
+        # the first layer may work in place: give it a copy when the
+        # shortcut reads x afterwards
+        inner = x if isinstance(self.layers[0], _FRESH_OUTPUT) else x.copy()
+        caches = []
+        for layer, _, p, s in parts[: len(self.layers)]:
+            inner, cache = run_forward(layer, inner, p, training, rng, s)
+            caches.append(cache)
+        shortcut = x
+        if len(parts) > len(self.layers):  # the projection, on the maps it reads
+            projection, read_shape, p, _ = parts[-1]
+            read = x if x.ndim == 2 else x[:, : read_shape[0], : read_shape[1]]
+            shortcut, cache = projection.forward(read, p, training)
+            caches.append(cache)
+        if isinstance(self.layers[-1], _FRESH_OUTPUT):
+            inner += shortcut  # a new array that nothing else holds
+            return inner, (in_shape, caches)
+        out = empty(inner.shape, inner.dtype)
+        np.add(inner, shortcut, out=out)
+        return out, (in_shape, caches)
+
+    def backward(self, dout, cache, params, need_dx=True):
+        in_shape, caches = cache
+        parts = self.unpack(params, [], in_shape)
+        grads = [[] for _ in parts]
+        n_block = len(self.layers)
+        if len(parts) > n_block:  # the projection's gradients, and its dx
+            projection, _, p, _ = parts[-1]
+            dshort, grads[-1] = projection.backward(dout, caches[-1], p, need_dx)
+        elif isinstance(self.layers[-1], _FRESH_OUTPUT) or not need_dx:
+            dshort = dout
+        else:
+            dshort = dout.copy()  # the block's last layer may change dout
+        dinner = dout
+        for index in range(n_block - 1, -1, -1):
+            layer, _, p, _ = parts[index]
+            dinner, grads[index] = layer.backward(
+                dinner, caches[index], p, need_dx or index > 0
+            )
+        grads = [g for part in grads for g in part]
+        if not need_dx:
+            return None, grads
+        dx = empty(dinner.shape, dinner.dtype)
+        if dshort.shape == dx.shape:
+            np.add(dinner, dshort, out=dx)
+        else:  # a strided projection read the maps up to its last window
+            dx[...] = dinner
+            dx[:, : dshort.shape[1], : dshort.shape[2]] += dshort
+        return dx, grads
+
+
 PUBLIC_LAYERS = (Conv2D, MaxPool2D, AvgPool2D, Dense, Activation, Flatten, Dropout)
 """The layers a user declares a network with (see :mod:`skcnn.layers`)."""
 
@@ -1167,6 +1452,8 @@ def run_forward(layer, x, params, training, rng=None, state=()):
 
 def is_random(layer) -> bool:
     """Whether ``layer`` draws random numbers while training."""
+    if isinstance(layer, Residual):
+        return any(map(is_random, layer.layers))
     return isinstance(layer, (Dropout, RandomAffine))
 
 

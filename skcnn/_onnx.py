@@ -56,6 +56,7 @@ from skcnn._layers import (
     ImageInput,
     MaxPool2D,
     RandomAffine,
+    Residual,
     walk_shapes,
 )
 
@@ -395,6 +396,20 @@ def _batch_norm(g, layer, params, x, in_shape, dtype, state=()):
     return g.op("Add", x, g.const(shift.reshape(shape), "bn_shift"))
 
 
+def _residual(g, layer, params, x, in_shape, dtype, state=()):
+    """The block's layers, then their output plus the input or its 1x1
+    projection (ONNX's strided Conv reads the windows that exist, as skcnn's)."""
+    parts = layer.unpack(params, list(state), in_shape)
+    n_block = len(layer.layers)
+    out = x
+    for part, part_shape, part_params, part_state in parts[:n_block]:
+        out = _convert_layer(g, part, part_params, out, part_shape, dtype, part_state)
+    if len(parts) > n_block:
+        projection, part_shape, part_params, _ = parts[-1]
+        x = _convert_layer(g, projection, part_params, x, part_shape, dtype, [])
+    return g.op("Add", out, x)
+
+
 LAYER_CONVERTERS = {
     ImageInput: _image_input,
     RandomAffine: _identity,
@@ -408,6 +423,7 @@ LAYER_CONVERTERS = {
     Flatten: _flatten,
     Dense: _dense,
     Dropout: _identity,
+    Residual: _residual,
 }
 """Layer class (exactly: a subclass may compute otherwise) -> graph builder
 ``(g, layer, params, x, in_shape, dtype, state=())``: ``state`` is the layer's
@@ -415,8 +431,23 @@ state that is not trained (:meth:`skcnn.layers.Layer.init_state`), passed to
 layers that have some."""
 
 
+def _convert_layer(g, layer, params, x, in_shape, dtype, state):
+    """``layer``'s graph on ``x``, its state passed to layers that have some."""
+    convert = LAYER_CONVERTERS.get(type(layer))
+    if convert is None:  # in a residual block (the network's are checked first)
+        raise NotImplementedError(
+            f"{layer!r} (class {type(layer).__module__}.{type(layer).__qualname__}) "
+            "in a residual block has no ONNX conversion."
+        )
+    extra = {"state": state} if state else {}
+    return convert(g, layer, params, x, in_shape, dtype, **extra)
+
+
 def _unsupported_layer(model, index, layer) -> NotImplementedError:
-    public = "Conv2D, MaxPool2D, AvgPool2D, Dense, Activation, Flatten, Dropout"
+    public = (
+        "Conv2D, MaxPool2D, AvgPool2D, GlobalAveragePooling2D, GlobalMaxPooling2D, "
+        "BatchNormalization, Dense, Activation, Flatten, Dropout, Residual"
+    )
     return NotImplementedError(
         f"{_estimator_name(model)}: layers_[{index}] = {layer!r} (class "
         f"{type(layer).__module__}.{type(layer).__qualname__}) has no ONNX "
@@ -471,12 +502,9 @@ def convert_network(scope, operator, container) -> None:
     ):
         # in the compute dtype, as skcnn casts weights a user assigned
         params = [np.ascontiguousarray(p, dtype=dtype) for p in params]
-        convert = LAYER_CONVERTERS[type(layer)]
-        if state:  # a layer's state that is not trained: constants of the graph
-            state = [np.ascontiguousarray(a, dtype=dtype) for a in state]
-            x = convert(g, layer, params, x, in_shape, dtype, state=state)
-        else:
-            x = convert(g, layer, params, x, in_shape, dtype)
+        # a layer's state that is not trained: constants of the graph
+        state = [np.ascontiguousarray(a, dtype=dtype) for a in state]
+        x = _convert_layer(g, layer, params, x, in_shape, dtype, state)
     label_index, proba = _output_head(g, model, x, dtype)
     write_outputs(g, operator, label_index, proba)
 

@@ -8,6 +8,7 @@ Pooling (:class:`MaxPool2D`, :class:`AvgPool2D`, and over whole maps
 :class:`BatchNormalization`,
 :class:`Activation`, :class:`Flatten` and :class:`Dropout` complete a CNN: a
 sequence of convolutional layers interspersed with activation functions.
+:class:`Residual` wraps layers into a block whose input is added to its output.
 
 Layers are descriptions: they hold their hyperparameters, answer
 ``output_shape(in_shape)`` and ``n_params(in_shape)`` without any training,
@@ -37,6 +38,7 @@ from skcnn._layers import (
     GlobalMaxPooling2D,
     Layer,
     MaxPool2D,
+    Residual,
 )
 
 __all__ = [
@@ -51,4 +53,5 @@ __all__ = [
     "GlobalMaxPooling2D",
     "Layer",
     "MaxPool2D",
+    "Residual",
 ]
