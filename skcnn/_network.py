@@ -125,6 +125,7 @@ class BaseNetworkClassifier(
         "max_fun": [Interval(Integral, 1, None, closed="left")],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "ema_decay": [Interval(Real, 0, 1, closed="neither"), None],
         "dtype": [StrOptions({"float32", "float64"}), None],
         "n_jobs": N_JOBS_CONSTRAINT,
         "image_shape": [tuple, None],
@@ -240,6 +241,7 @@ class BaseNetworkClassifier(
         if training is not None and training.optimizer is not None and not keep:
             state["_training"] = training = copy.copy(training)
             training.optimizer = None
+            training.trained = training.trained_digest = None  # ema_decay's
         # the weights are views of one flat buffer: pickle them once, as arrays
         state.pop("_packed", None)
         state.pop("_param_shapes", None)

@@ -48,6 +48,7 @@ TRAINING_DEFAULTS = {
     "max_fun": 15000,
     "class_weight": None,
     "label_smoothing": 0.0,
+    "ema_decay": None,
     "dtype": None,
     "n_jobs": None,
     "image_shape": None,
@@ -197,6 +198,18 @@ TRAINING_DOCS = """\
         Label smoothing eps in [0, 1): the loss's target puts 1 - eps on the
         true class and spreads eps over all classes (each sigmoid's 0/1 target
         moves eps / 2 towards the other); 0.1-0.2 in recent small-CNN records.
+    ema_decay : float or None, default=None
+        Predict with an exponential moving average of the weights (Polyak
+        averaging, as ``timm``'s ``ModelEma`` and Keras' ``use_ema``): after
+        each minibatch step ``average = d * average + (1 - d) * weights``, with
+        ``d = min(ema_decay, (1 + steps) / (10 + steps))`` so that the first
+        steps do not hold on to the initial weights; e.g. 0.999. Early
+        stopping scores the average. Once a fit (or ``partial_fit``) returns,
+        ``params_`` (and predict, ONNX, saved files) hold the average; the
+        trained weights are kept aside, and the next ``partial_fit`` or
+        warm-started fit trains on from them. Normalisation statistics are
+        running averages already and are not averaged again. None trains and
+        predicts with the weights themselves. Not for 'lbfgs'.
     dtype : {'float32', 'float64'} or None, default=${dtype}
         Precision of the weights, gradients and activations. None follows the
         training X, as scikit-learn's MLP does: float64 X trains float64

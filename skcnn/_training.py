@@ -18,9 +18,11 @@ restores itself for checkpoints (:meth:`TrainingState.checkpoint`,
 :meth:`TrainingState.restore`), in the format :mod:`skcnn._checkpoint` writes.
 """
 
+import hashlib
 import os
 import time
 import warnings
+from contextlib import contextmanager
 from functools import partial
 
 import numpy as np
@@ -69,7 +71,20 @@ class TrainingState:
         Early stopping's best weights so far (a copy of the flat buffer).
     no_improvement_count : int
         Epochs in a row without improvement of the stopping metric.
+    ema : ndarray or None
+        With ``ema_decay``, while a run trains: the moving average of the flat
+        weights (``ema_steps`` steps of it so far).
+    trained : ndarray or None
+        With ``ema_decay``, between runs: the trained weights, while the
+        model holds their average.
     """
+
+    # the weight average (``ema_decay``); class attributes, so that states
+    # saved before it existed load
+    ema = None
+    ema_steps = 0
+    trained = None
+    trained_digest = None
 
     def __init__(self, random_state, layer_rng):
         self.random_state = random_state
@@ -78,6 +93,47 @@ class TrainingState:
         self.order = None
         self.best_params = None
         self.no_improvement_count = 0
+
+    # -- the moving average of the weights ----------------------------------
+
+    def begin_averaging(self, weights) -> None:
+        """A run with weight averaging starts: ``weights`` (the model's, the
+        average at rest) become the average, and the trained weights kept
+        aside go back into training, unless the model's weights changed since
+        (assigned by the user, or early stopping's best ones): then training
+        goes on from those and the average restarts at them."""
+        self.ema = weights.copy()
+        if self.trained is not None and _digest(weights) == self.trained_digest:
+            weights[...] = self.trained
+        self.trained = self.trained_digest = None
+
+    def average(self, weights, decay: float) -> None:
+        """One step of the moving average towards ``weights``."""
+        self.ema_steps += 1
+        d = min(decay, (1 + self.ema_steps) / (10 + self.ema_steps))
+        self.ema *= d
+        self.ema += weights * (1 - d)
+
+    def end_averaging(self, weights) -> None:
+        """The run ends: the trained weights go aside, the model keeps the
+        average."""
+        self.trained = weights.copy()
+        weights[...] = self.ema
+        self.trained_digest = _digest(weights)
+        self.ema = None
+
+    @contextmanager
+    def averaged(self, weights):
+        """``weights`` hold the average within the block (to score it)."""
+        if self.ema is None:
+            yield
+            return
+        kept = weights.copy()
+        weights[...] = self.ema
+        try:
+            yield
+        finally:
+            weights[...] = kept
 
     def checkpoint(self, rng_start: tuple) -> tuple[dict, dict]:
         """Arrays and JSON scalars of this state, for a checkpoint.
@@ -94,6 +150,9 @@ class TrainingState:
         }
         if self.best_params is not None:
             arrays["best_params"] = self.best_params
+        if self.ema is not None:
+            arrays["ema"] = self.ema
+            meta["ema_steps"] = self.ema_steps
         _rng_parts("rng", self.random_state.get_state(), arrays, meta)
         _rng_parts("rng_start", rng_start, arrays, meta)
         states, scalars = self.optimizer.state()
@@ -112,6 +171,9 @@ class TrainingState:
         if meta["layer_rng"] is not None:
             self.layer_rng.bit_generator.state = meta["layer_rng"]
         self.best_params = arrays.get("best_params")
+        if "ema" in arrays:
+            self.ema = np.array(arrays["ema"])
+            self.ema_steps = meta["ema_steps"]
         self.order = arrays["order"]
         self.random_state.set_state(_rng_state("rng", arrays, meta))
         states, scalars = {}, {}
@@ -136,6 +198,11 @@ _PROGRESS = (
     "best_validation_score_",
 )
 """The fitted attributes a checkpoint saves beside the weights and the state."""
+
+
+def _digest(weights) -> str:
+    """A fingerprint of the weights' bits."""
+    return hashlib.blake2b(np.ascontiguousarray(weights).view(np.uint8)).hexdigest()
 
 
 def _progress_to_json(value):
@@ -236,6 +303,8 @@ class TrainingLoop(CheckpointedRuns):
         batch_size = self._minibatch_size(len(target))
         steps = -(-len(target) // batch_size)  # a step schedule spans max_iter epochs
         self._training.optimizer.plan(steps * self.max_iter)
+        if self.ema_decay is not None and not resumed:
+            self._training.begin_averaging(self._packed)
         good = self._copy_params()
         if not resumed:
             self._start_run(len(target), good, early_stopping)
@@ -310,7 +379,8 @@ class TrainingLoop(CheckpointedRuns):
         learning-rate schedule."""
         self.loss_ = loss
         if held_out is not None:
-            self._record_validation(X, *held_out)
+            with self._training.averaged(self._packed):  # the weights predict uses
+                self._record_validation(X, *held_out)
         else:
             self._record_loss(loss)
         self._training.optimizer.iteration_ends(self.t_)
@@ -345,6 +415,8 @@ class TrainingLoop(CheckpointedRuns):
         return False
 
     def _end_run(self, early_stopping, run, interrupted):
+        if self._training.ema is not None:
+            self._training.end_averaging(self._packed)
         if early_stopping:
             self._set_params(self._training.best_params)
         self._training.best_params = self._training.order = None
@@ -377,6 +449,8 @@ class TrainingLoop(CheckpointedRuns):
                 )  # fmt: skip
             if not np.isfinite(loss):
                 return loss
+            if self._training.ema is not None:
+                self._training.average(self._packed, self.ema_decay)
             total += loss * len(rows)
         return total / n
 
@@ -513,6 +587,12 @@ class TrainingLoop(CheckpointedRuns):
                 "solver='lbfgs' evaluates the loss over the whole data set in "
                 "chunks, which batch statistics (BatchNormalization) would depend "
                 "on. Use solver='adam' or 'sgd'."
+            )
+        if self.ema_decay is not None:
+            raise ValueError(
+                "ema_decay averages the weights over minibatch steps, which "
+                "solver='lbfgs' does not take; use solver='adam' or 'sgd', or "
+                "ema_decay=None."
             )
         if self.checkpoint is not None:
             raise ValueError(
