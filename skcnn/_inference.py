@@ -160,9 +160,16 @@ class NetworkInference:
             for a, b, c, d in rows
         )
 
-    def _forward(self, X, n_layers=None, rows=None, params=None):
+    def _test_time_views(self, rows) -> list:
+        """The copies of a batch of rows whose outputs :meth:`_logits`
+        averages: the rows themselves (estimators with test-time augmentation
+        add theirs)."""
+        return [rows]
+
+    def _forward(self, X, n_layers=None, rows=None, params=None, views=False):
         """Output of the first ``n_layers`` layers (all: the logits) on validated X
-        (its ``rows`` only, when given), with ``params`` (default ``params_``).
+        (its ``rows`` only, when given), with ``params`` (default ``params_``);
+        with ``views``, the mean output over :meth:`_test_time_views`.
 
         Runs in batches of ``_predict_batch`` rows, each converted to the compute
         dtype and padded with zero rows to a multiple of ``_lanes``, with
@@ -181,9 +188,15 @@ class NetworkInference:
             if n_rows % self._lanes:
                 pad = self._lanes - n_rows % self._lanes
                 out = np.concatenate([out, np.zeros((pad, *out.shape[1:]), out.dtype)])
-            for (layer, params), state in zip(stack, self._state, strict=False):
-                out, _ = run_forward(layer, out, params, False, state=state)
-            chunks.append(out[:n_rows])
+            copies = self._test_time_views(out) if views else [out]
+            total = None
+            for out in copies:  # summed in order, then divided: any batch alike
+                for (layer, params), state in zip(stack, self._state, strict=False):
+                    out, _ = run_forward(layer, out, params, False, state=state)
+                total = out if total is None else total + out
+            if len(copies) > 1:
+                total /= dtype.type(len(copies))
+            chunks.append(total[:n_rows])
         if not chunks:
             shape = walk_shapes([layer for layer, _ in stack], (X.shape[1],))[-1]
             return np.empty((0, *shape), dtype=dtype)
@@ -198,5 +211,6 @@ class NetworkInference:
         params = self._checked_params()  # weights a user assigned, if any
         with parallel_section(self.n_jobs):
             return self._forward(
-                X.tocsr() if sparse.issparse(X) else X, n_layers, params=params
-            )
+                X.tocsr() if sparse.issparse(X) else X, n_layers, params=params,
+                views=n_layers is None,
+            )  # fmt: skip

@@ -40,6 +40,7 @@ def input_field(height: int, width: int) -> int:
         "pooling": "avg",
         "normalize": True,
         "augment": None,
+        "test_time_augmentation": None,
     },
     **CONVNET_TRAINING,
 )
@@ -96,6 +97,7 @@ class LeNet5Classifier(BaseConvNetClassifier):
         fraction of the image's side, rotation in degrees, relative scaling),
         a dict for other amounts (missing keys mean no such distortion), None
         or False for none.
+    <test-time augmentation>
     <training parameters>
 
     Attributes

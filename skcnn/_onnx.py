@@ -496,6 +496,9 @@ def convert_network(scope, operator, container) -> None:
         if type(layer) not in LAYER_CONVERTERS:
             raise _unsupported_layer(model, index, layer)
     x = input_rows(g, operator.inputs[0], model.n_features_in_, dtype)
+    views = getattr(model, "test_time_views_", [(False, 0, 0)])
+    if len(views) > 1:  # the copies one after the other, as one batch
+        x = _test_time_copies(g, x, model.image_shape_, views)
     shapes = walk_shapes(model.layers_, (model.n_features_in_,))
     for layer, params, state, in_shape in zip(
         model.layers_, model.params_, model.states_, shapes, strict=False
@@ -505,8 +508,33 @@ def convert_network(scope, operator, container) -> None:
         # a layer's state that is not trained: constants of the graph
         state = [np.ascontiguousarray(a, dtype=dtype) for a in state]
         x = _convert_layer(g, layer, params, x, in_shape, dtype, state)
+    if len(views) > 1:  # the mean of each sample's logits over its copies
+        x = g.op("Reshape", x, g.ints(len(views), -1, model.n_outputs_))
+        x = g.reduce_sum(x, 0, keepdims=False)
+        x = g.op("Div", x, g.const(dtype.type(len(views)), "n_views"))
     label_index, proba = _output_head(g, model, x, dtype)
     write_outputs(g, operator, label_index, proba)
+
+
+def _test_time_copies(g, x, image_shape, views):
+    """Rows ``(n, F)`` -> ``(len(views) * n, F)``: each view's copies (mirrored
+    left to right, then shifted with zeros coming in), view after view."""
+    height, width, channels = image_shape
+    images = g.op("Reshape", x, g.ints(-1, height, width, channels))
+    copies = []
+    for mirrored, dy, dx in views:
+        image = images
+        if mirrored:
+            image = g.op("Slice", image, g.ints(width - 1), g.ints(-width - 1),
+                         g.ints(2), g.ints(-1))  # fmt: skip
+        if dy or dx:  # pad on the side the image moves to, cut the other
+            top, left, bottom, right = max(dy, 0), max(dx, 0), max(-dy, 0), max(-dx, 0)
+            image = g.op("Pad", image, g.ints(0, top, left, 0, 0, bottom, right, 0))
+            starts = g.ints(bottom, right)
+            image = g.op("Slice", image, starts, g.ints(bottom + height, right + width),
+                         g.ints(1, 2))  # fmt: skip
+        copies.append(g.op("Reshape", image, g.ints(-1, height * width * channels)))
+    return g.op("Concat", *copies, axis=0)
 
 
 # -- k nearest neighbours --------------------------------------------------------
