@@ -43,6 +43,7 @@ from skcnn._kernels._dense import (
     tanh_backward,
     tanh_float32,
 )
+from skcnn._kernels._norm import batch_norm_backward, batch_norm_forward, scale_shift
 from skcnn._kernels._pool import pool_backward, pool_forward
 from skcnn._kernels._winograd import (
     winograd_backward_input,
@@ -1065,20 +1066,37 @@ class BatchNormalization(Layer):
         gamma, beta = params
         running_mean, running_var = state
         dtype = x.dtype.type
+        maps = x.ndim == 4  # numba kernels, one thread per channel
+        if maps:
+            x = np.ascontiguousarray(x)
+        out = empty(x.shape, x.dtype)
         if not training:
             scale, shift = self.inference_affine(params, state)
-            out = empty(x.shape, x.dtype)
-            np.multiply(x, self._shaped(scale, x), out=out)
-            out += self._shaped(shift, x)
+            if maps:
+                scale_shift(self._columns(x), scale, shift, self._columns(out))
+            else:
+                np.multiply(x, self._shaped(scale, x), out=out)
+                out += self._shaped(shift, x)
             return out, None
-        columns = self._columns(x)
-        count = columns.shape[1]
-        mean = columns.mean(axis=1)
-        centred = x - self._shaped(mean, x)
-        var = np.square(self._columns(centred)).mean(axis=1)
-        inv_std = 1 / np.sqrt(var + dtype(self.epsilon))
-        xhat = centred * self._shaped(inv_std, x)
-        out = xhat * self._shaped(gamma, x) + self._shaped(beta, x)
+        count = self._columns(x).shape[1]
+        if maps:
+            xhat = empty(x.shape, x.dtype)
+            units = x.shape[0]
+            mean, var = np.empty(units), np.empty(units)
+            inv_std = np.empty(units, x.dtype)
+            batch_norm_forward(
+                self._columns(x), gamma, beta, float(self.epsilon),
+                self._columns(out), self._columns(xhat), mean, var, inv_std,
+            )  # fmt: skip
+            mean, var = mean.astype(x.dtype), var.astype(x.dtype)
+        else:
+            mean = self._columns(x).mean(axis=1)
+            centred = x - self._shaped(mean, x)
+            var = np.square(self._columns(centred)).mean(axis=1)
+            inv_std = 1 / np.sqrt(var + dtype(self.epsilon))
+            xhat = centred * self._shaped(inv_std, x)
+            np.multiply(xhat, self._shaped(gamma, x), out=out)
+            out += self._shaped(beta, x)
         momentum = dtype(self.momentum)
         running_mean *= 1 - momentum
         running_mean += momentum * mean
@@ -1090,6 +1108,17 @@ class BatchNormalization(Layer):
     def backward(self, dout, cache, params, need_dx=True):
         gamma, _ = params
         xhat, inv_std = cache
+        if dout.ndim == 4:
+            dout = np.ascontiguousarray(dout)
+            units = dout.shape[0]
+            dgamma, dbeta = np.empty(units, dout.dtype), np.empty(units, dout.dtype)
+            dx = empty(dout.shape, dout.dtype) if need_dx else None
+            rows = self._columns(dx) if need_dx else np.empty((0, 0), dout.dtype)
+            batch_norm_backward(
+                self._columns(dout), self._columns(xhat), gamma, inv_std, rows,
+                dgamma, dbeta,
+            )  # fmt: skip
+            return dx, [dgamma, dbeta]
         d = self._columns(dout)
         dbeta = d.sum(axis=1)
         dgamma = (d * self._columns(xhat)).sum(axis=1)
