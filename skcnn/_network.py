@@ -241,7 +241,9 @@ class BaseNetworkClassifier(
         if training is not None and training.optimizer is not None and not keep:
             state["_training"] = training = copy.copy(training)
             training.optimizer = None
-            training.trained = training.trained_digest = None  # ema_decay's
+            # ema_decay's trained weights: for training on only
+            training.trained = training.trained_states = None
+            training.trained_digest = None
         # the weights are views of one flat buffer: pickle them once, as arrays
         state.pop("_packed", None)
         state.pop("_param_shapes", None)

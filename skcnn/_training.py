@@ -71,19 +71,22 @@ class TrainingState:
         Early stopping's best weights so far (a copy of the flat buffer).
     no_improvement_count : int
         Epochs in a row without improvement of the stopping metric.
-    ema : ndarray or None
-        With ``ema_decay``, while a run trains: the moving average of the flat
-        weights (``ema_steps`` steps of it so far).
-    trained : ndarray or None
-        With ``ema_decay``, between runs: the trained weights, while the
-        model holds their average.
+    ema, ema_states : ndarray, list of ndarray or None
+        With ``ema_decay``, while a run trains: the moving averages of the
+        flat weights and of the layers' state arrays (``ema_steps`` steps so
+        far).
+    trained, trained_states : ndarray, list of ndarray or None
+        With ``ema_decay``, between runs: the trained weights and states,
+        while the model holds their averages.
     """
 
     # the weight average (``ema_decay``); class attributes, so that states
     # saved before it existed load
     ema = None
+    ema_states = None
     ema_steps = 0
     trained = None
+    trained_states = None
     trained_digest = None
 
     def __init__(self, random_state, layer_rng):
@@ -96,44 +99,59 @@ class TrainingState:
 
     # -- the moving average of the weights ----------------------------------
 
-    def begin_averaging(self, weights) -> None:
-        """A run with weight averaging starts: ``weights`` (the model's, the
-        average at rest) become the average, and the trained weights kept
-        aside go back into training, unless the model's weights changed since
-        (assigned by the user, or early stopping's best ones): then training
-        goes on from those and the average restarts at them."""
+    def begin_averaging(self, weights, states) -> None:
+        """A run with weight averaging starts: ``weights`` and ``states`` (the
+        model's flat weights and its layers' state arrays, the averages at
+        rest) become the averages, and the trained ones kept aside go back
+        into training, unless the model's weights changed since (assigned by
+        the user, or early stopping's best ones): then training goes on from
+        those and the averages restart at them."""
         self.ema = weights.copy()
+        self.ema_states = [a.copy() for a in states]
         if self.trained is not None and _digest(weights) == self.trained_digest:
             weights[...] = self.trained
-        self.trained = self.trained_digest = None
+            for array, trained in zip(states, self.trained_states, strict=True):
+                array[...] = trained
+        self.trained = self.trained_digest = self.trained_states = None
 
-    def average(self, weights, decay: float) -> None:
-        """One step of the moving average towards ``weights``."""
+    def average(self, weights, states, decay: float) -> None:
+        """One step of the moving averages towards ``weights`` and ``states``
+        (running statistics too, as timm's ``ModelEmaV2``: the averaged
+        weights then predict with statistics of the same window)."""
         self.ema_steps += 1
         d = min(decay, (1 + self.ema_steps) / (10 + self.ema_steps))
-        self.ema *= d
-        self.ema += weights * (1 - d)
+        for average, current in zip([self.ema, *self.ema_states], [weights, *states],
+                                    strict=True):  # fmt: skip
+            average *= d
+            average += current * (1 - d)
 
-    def end_averaging(self, weights) -> None:
-        """The run ends: the trained weights go aside, the model keeps the
-        average."""
+    def end_averaging(self, weights, states) -> None:
+        """The run ends: the trained weights and states go aside, the model
+        keeps the averages."""
         self.trained = weights.copy()
+        self.trained_states = [a.copy() for a in states]
         weights[...] = self.ema
+        for array, average in zip(states, self.ema_states, strict=True):
+            array[...] = average
         self.trained_digest = _digest(weights)
-        self.ema = None
+        self.ema = self.ema_states = None
 
     @contextmanager
-    def averaged(self, weights):
-        """``weights`` hold the average within the block (to score it)."""
+    def averaged(self, weights, states):
+        """``weights`` and ``states`` hold the averages within the block (to
+        score them)."""
         if self.ema is None:
             yield
             return
-        kept = weights.copy()
-        weights[...] = self.ema
+        kept = [a.copy() for a in (weights, *states)]
+        for array, average in zip([weights, *states], [self.ema, *self.ema_states],
+                                  strict=True):  # fmt: skip
+            array[...] = average
         try:
             yield
         finally:
-            weights[...] = kept
+            for array, value in zip([weights, *states], kept, strict=True):
+                array[...] = value
 
     def checkpoint(self, rng_start: tuple) -> tuple[dict, dict]:
         """Arrays and JSON scalars of this state, for a checkpoint.
@@ -153,6 +171,9 @@ class TrainingState:
         if self.ema is not None:
             arrays["ema"] = self.ema
             meta["ema_steps"] = self.ema_steps
+            meta["ema_states"] = len(self.ema_states)
+            for i, array in enumerate(self.ema_states):
+                arrays[f"ema_state.{i}"] = array
         _rng_parts("rng", self.random_state.get_state(), arrays, meta)
         _rng_parts("rng_start", rng_start, arrays, meta)
         states, scalars = self.optimizer.state()
@@ -174,6 +195,9 @@ class TrainingState:
         if "ema" in arrays:
             self.ema = np.array(arrays["ema"])
             self.ema_steps = meta["ema_steps"]
+            self.ema_states = [
+                np.array(arrays[f"ema_state.{i}"]) for i in range(meta["ema_states"])
+            ]
         self.order = arrays["order"]
         self.random_state.set_state(_rng_state("rng", arrays, meta))
         states, scalars = {}, {}
@@ -304,7 +328,7 @@ class TrainingLoop(CheckpointedRuns):
         steps = -(-len(target) // batch_size)  # a step schedule spans max_iter epochs
         self._training.optimizer.plan(steps * self.max_iter)
         if self.ema_decay is not None and not resumed:
-            self._training.begin_averaging(self._packed)
+            self._training.begin_averaging(self._packed, self._state_arrays())
         good = self._copy_params()
         if not resumed:
             self._start_run(len(target), good, early_stopping)
@@ -379,7 +403,8 @@ class TrainingLoop(CheckpointedRuns):
         learning-rate schedule."""
         self.loss_ = loss
         if held_out is not None:
-            with self._training.averaged(self._packed):  # the weights predict uses
+            # the weights (and statistics) predict uses
+            with self._training.averaged(self._packed, self._state_arrays()):
                 self._record_validation(X, *held_out)
         else:
             self._record_loss(loss)
@@ -416,7 +441,7 @@ class TrainingLoop(CheckpointedRuns):
 
     def _end_run(self, early_stopping, run, interrupted):
         if self._training.ema is not None:
-            self._training.end_averaging(self._packed)
+            self._training.end_averaging(self._packed, self._state_arrays())
         if early_stopping:
             self._set_params(self._training.best_params)
         self._training.best_params = self._training.order = None
@@ -450,7 +475,9 @@ class TrainingLoop(CheckpointedRuns):
             if not np.isfinite(loss):
                 return loss
             if self._training.ema is not None:
-                self._training.average(self._packed, self.ema_decay)
+                self._training.average(
+                    self._packed, self._state_arrays(), self.ema_decay
+                )
             total += loss * len(rows)
         return total / n
 
@@ -670,6 +697,10 @@ class TrainingLoop(CheckpointedRuns):
 
     def _copy_params(self):
         return self._packed.copy()
+
+    def _state_arrays(self) -> list:
+        """The layers' state arrays (running statistics), one flat list."""
+        return [array for state in self._state for array in state]
 
     def _set_params(self, values):
         self._packed[...] = values

@@ -81,8 +81,8 @@ def test_checkpointed_fit_resumes_to_the_same_bits(digits, tmp_path, monkeypatch
 
     def make():
         return ConvNetClassifier(conv_filters=(4,), hidden_layer_sizes=(16,),
-                                 max_iter=3, batch_size=200, random_state=0,
-                                 ema_decay=0.9)  # fmt: skip
+                                 batch_norm=True, max_iter=3, batch_size=200,
+                                 random_state=0, ema_decay=0.9)  # fmt: skip
 
     reference = _fit(make(), X, y)
     original, count = BaseNetworkClassifier._train_step, [0]
@@ -102,6 +102,9 @@ def test_checkpointed_fit_resumes_to_the_same_bits(digits, tmp_path, monkeypatch
     np.testing.assert_array_equal(
         resumed._training.trained, reference._training.trained
     )
+    for mine, theirs in zip(resumed.states_, reference.states_, strict=True):
+        for a, b in zip(mine, theirs, strict=True):  # the averaged statistics
+            np.testing.assert_array_equal(a, b)
     # without the average the same fit ends elsewhere: the test can tell
     plain = _fit(make().set_params(ema_decay=None), X, y)
     assert not np.array_equal(plain._packed, reference._packed)
@@ -114,3 +117,30 @@ def test_bad_settings_are_refused(digits):
         _mlp(ema_decay=1.0).fit(X, y)
     with pytest.raises(ValueError, match="ema_decay averages the weights"):
         _mlp(ema_decay=0.9, solver="lbfgs").fit(X, y)
+
+
+def test_running_statistics_are_averaged_with_the_weights(digits):
+    from skcnn.layers import BatchNormalization, Dense, Flatten
+
+    X, y = digits
+    classes = np.unique(y)
+
+    def make(**params):
+        stack = [Flatten(), Dense(12), BatchNormalization()]
+        return ConvNetClassifier(layers=stack, batch_size=600, random_state=0,
+                                 dtype="float64", **params)  # fmt: skip
+
+    plain, averaged = make(), make(ema_decay=0.8)
+    previous = None
+    for step in range(1, 5):
+        plain.partial_fit(X, y, classes=classes)
+        averaged.partial_fit(X, y, classes=classes)
+        assert averaged.loss_curve_ == plain.loss_curve_  # trained on the raw ones
+        mean, var = averaged.states_[3]  # input, flatten, dense, norm
+        if previous is not None:
+            d = min(0.8, (1 + step) / (10 + step))
+            for got, last, raw in zip((mean, var), previous, plain.states_[3],
+                                      strict=True):  # fmt: skip
+                np.testing.assert_allclose(got, d * last + (1 - d) * raw, rtol=1e-12)
+            assert not np.allclose(mean, plain.states_[3][0])
+        previous = (mean.copy(), var.copy())
