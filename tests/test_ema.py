@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from skcnn import ConvNetClassifier, MLPClassifier
-from skcnn._network import BaseNetworkClassifier
 from skcnn.datasets import load_digits_images
-from tests.test_layer_state import _fit
+from tests.test_layer_state import _fit, crashed_and_resumed
 
 
 @pytest.fixture(scope="module")
@@ -84,20 +83,7 @@ def test_checkpointed_fit_resumes_to_the_same_bits(digits, tmp_path, monkeypatch
                                  batch_norm=True, max_iter=3, batch_size=200,
                                  random_state=0, ema_decay=0.9)  # fmt: skip
 
-    reference = _fit(make(), X, y)
-    original, count = BaseNetworkClassifier._train_step, [0]
-
-    def crash_in_epoch_3(self, *args):
-        count[0] += 1
-        if count[0] == 2 * 3 + 2:  # 600 rows: 3 minibatches of 200 an epoch
-            raise RuntimeError("crash")
-        return original(self, *args)
-
-    with monkeypatch.context() as patch:
-        patch.setattr(BaseNetworkClassifier, "_train_step", crash_in_epoch_3)
-        with pytest.raises(RuntimeError, match="crash"):
-            _fit(make().set_params(checkpoint=tmp_path), X, y)
-    resumed = _fit(make().set_params(checkpoint=tmp_path), X, y)
+    reference, resumed = crashed_and_resumed(make, X, y, tmp_path, monkeypatch)
     np.testing.assert_array_equal(resumed._packed, reference._packed)
     np.testing.assert_array_equal(
         resumed._training.trained, reference._training.trained

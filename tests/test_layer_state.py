@@ -73,16 +73,10 @@ def test_state_is_updated_by_training_saved_and_used_at_predict(digits):
     assert not np.array_equal(restored.predict_proba(X), clf.predict_proba(X))
 
 
-def test_state_is_checkpointed_and_a_resumed_fit_equals_the_uninterrupted_one(
-    digits, tmp_path, monkeypatch
-):
-    X, y = digits
-
-    def make():
-        return ConvNetClassifier(
-            layers=_stack(), max_iter=3, batch_size=200, random_state=0
-        )
-
+def crashed_and_resumed(make, X, y, folder, monkeypatch):
+    """``(reference, resumed)``: ``make()`` fitted on 600 rows in batches of
+    200 without a break, and fitted with checkpoints in ``folder``, crashed in
+    its third epoch and fitted again (resuming from epoch 2)."""
     reference = _fit(make(), X, y)
     original, count = BaseNetworkClassifier._train_step, [0]
 
@@ -95,11 +89,22 @@ def test_state_is_checkpointed_and_a_resumed_fit_equals_the_uninterrupted_one(
     with monkeypatch.context() as patch:
         patch.setattr(BaseNetworkClassifier, "_train_step", crash_in_epoch_3)
         with pytest.raises(RuntimeError, match="crash"):
-            _fit(make().set_params(checkpoint=tmp_path), X, y)
-    assert [p.name for p in _checkpoint.generations(tmp_path)][-1] == (
-        "epoch-000002.npz"
-    )
-    resumed = _fit(make().set_params(checkpoint=tmp_path), X, y)
+            _fit(make().set_params(checkpoint=folder), X, y)
+    assert [p.name for p in _checkpoint.generations(folder)][-1] == ("epoch-000002.npz")
+    return reference, _fit(make().set_params(checkpoint=folder), X, y)
+
+
+def test_state_is_checkpointed_and_a_resumed_fit_equals_the_uninterrupted_one(
+    digits, tmp_path, monkeypatch
+):
+    X, y = digits
+
+    def make():
+        return ConvNetClassifier(
+            layers=_stack(), max_iter=3, batch_size=200, random_state=0
+        )
+
+    reference, resumed = crashed_and_resumed(make, X, y, tmp_path, monkeypatch)
     np.testing.assert_array_equal(resumed._packed, reference._packed)
     for mine, theirs in zip(resumed.states_, reference.states_, strict=True):
         for a, b in zip(mine, theirs, strict=True):

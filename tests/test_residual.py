@@ -196,13 +196,8 @@ def test_in_a_network_trains_saves_and_predicts_each_sample_alone(res_net, tmp_p
 
 
 def test_onnx_export_agrees(res_net):
-    skl2onnx = pytest.importorskip("skl2onnx")
-    ort = pytest.importorskip("onnxruntime")
-    import skcnn.onnx  # noqa: F401  (registers the converters)
+    pytest.importorskip("onnxruntime")
+    from tests.test_onnx import assert_same_as_skcnn
 
-    clf, X, _ = res_net
-    onx = skl2onnx.to_onnx(clf, X[:1], options={id(clf): {"zipmap": False}})
-    session = ort.InferenceSession(onx.SerializeToString())
-    label, proba = session.run(None, {session.get_inputs()[0].name: X})
-    np.testing.assert_array_equal(label, clf.predict(X))
-    np.testing.assert_allclose(proba, clf.predict_proba(X), atol=1e-5)
+    clf, X, y = res_net
+    assert_same_as_skcnn(clf, X, y, min_accuracy=0.8)
