@@ -143,6 +143,37 @@ def test_filters_and_feature_maps_of_a_convnet(digits):
     assert maps.maps["conv1"].min() >= 0  # relu outputs
 
 
+def test_displays_of_a_modern_network(digits):
+    from skcnn.layers import (
+        Activation,
+        BatchNormalization,
+        Conv2D,
+        GlobalAveragePooling2D,
+        Residual,
+    )
+
+    X, y, X_test, y_test = digits
+    stack = [
+        Conv2D(4, 3, padding="same"), BatchNormalization(), Activation("relu"),
+        Residual([Conv2D(4, 3, padding="same"), BatchNormalization()]),
+        Activation("relu"), GlobalAveragePooling2D(),
+    ]  # fmt: skip
+    clf = _fit(ConvNetClassifier(layers=stack, max_iter=2, ema_decay=0.9,
+                                 test_time_augmentation={"shift": 1},
+                                 random_state=0), X, y)  # fmt: skip
+    assert FiltersDisplay.from_estimator(clf).axes_.shape == (1, 4)
+    maps = FeatureMapsDisplay.from_estimator(clf, X_test[0])
+    assert list(maps.maps) == ["conv1", "res1"]  # each after its activation
+    assert maps.maps["res1"].min() >= 0
+    mistakes = MistakesDisplay.from_estimator(clf, X_test, y_test, n_images=4)
+    wrong = clf.predict(X_test) != y_test  # with the test-time copies
+    top = np.sort(clf.predict_proba(X_test).max(axis=1)[wrong])[::-1][:4]
+    np.testing.assert_allclose(mistakes.confidence, top)
+    curve = TrainingCurveDisplay.from_estimators([clf])
+    np.testing.assert_array_equal(curve.axes_[0].get_lines()[0].get_ydata(),
+                                  clf.loss_curve_)  # fmt: skip
+
+
 def test_filters_of_rgb_images_are_colour_images():
     rng = np.random.default_rng(0)
     images, y = rng.random((40, 8, 8, 3), dtype=np.float32), np.arange(40) % 2

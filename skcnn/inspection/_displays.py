@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from skcnn._images import as_compute_dtype, validate_images
-from skcnn._layers import Activation, Conv2D, Pool2D, run_forward
+from skcnn._layers import Activation, Conv2D, Pool2D, Residual, run_forward
 
 
 def _pyplot():
@@ -379,6 +379,8 @@ class FiltersDisplay:
 class FeatureMapsDisplay:
     """One image and the feature maps it produces after each convolution (with its
     activation) and pooling layer of a convolutional network: a row per layer.
+    A residual block counts as one layer, shown after the activation that follows
+    it (the layers inside it are not shown).
 
     Parameters
     ----------
@@ -442,7 +444,7 @@ class FeatureMapsDisplay:
             out, _ = run_forward(layer, out, params, False, state=state)
             if out.ndim != 4:  # past the feature maps
                 break
-            if isinstance(layer, Conv2D):
+            if isinstance(layer, (Conv2D, Residual)):
                 conv = name  # shown after its activation
             elif isinstance(layer, Activation) and conv is not None:
                 maps[conv], conv = out[:max_maps, ..., 0].copy(), None
