@@ -6,11 +6,12 @@ A modern small CNN: batch normalisation and a one-cycle schedule
 The step after LeNet-5 uses the blocks of today's small-CNN records: batch
 normalisation after each convolution and hidden dense layer, a learning rate
 that warms up and then decays to zero by step (``learning_rate=
-"warmup_cosine"``), label smoothing and random affine distortions of the
-training images. This example trains that network and the same one without
-those blocks (a constant Adam rate, no normalisation, no smoothing) epoch by
-epoch with ``partial_fit`` on MNIST, and draws the test error of each after
-every epoch.
+"warmup_cosine"``), label smoothing, random affine distortions of the
+training images and a moving average of the weights at predict
+(``ema_decay``). This example trains that network and the same one without
+those blocks (a constant Adam rate, no normalisation, no smoothing, no
+average) epoch by epoch with ``partial_fit`` on MNIST, and draws the test
+error of each after every epoch.
 
 Both are plain parameters of :class:`~skcnn.ConvNetClassifier`, so a grid
 search can compare them too (``batch_norm``, ``head``, ``learning_rate``,
@@ -59,7 +60,8 @@ if args.fast:
 # The same conv blocks (32 and 64 filters of 3x3, max pooling) and dense layer;
 # the modern one normalises each block, warms its rate up over the first 15% of
 # the steps of ``max_iter`` epochs and then decays it along a half cosine,
-# smooths the labels and distorts the training images.
+# smooths the labels, distorts the training images and predicts with a moving
+# average of its weights (and normalisation statistics).
 
 common = {"conv_filters": (32, 64), "kernel_size": 3, "max_iter": epochs}
 models = {
@@ -71,6 +73,7 @@ models = {
         learning_rate_init=3e-3,
         warmup_fraction=0.15,
         label_smoothing=0.1,
+        ema_decay=0.999,
         augment={"shift": 0.1, "rotation": 10, "scale": 0.1},
         random_state=0,
     ),
