@@ -92,16 +92,16 @@ class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         "test_time_augmentation": [None, dict],
     }
 
+    _predict_batch = 128  # the maps of a batch stay in the cores' caches
+    _accept_sparse = False  # convolutions take dense images
+    _lanes = 64
+
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
         if cls.__doc__:
             cls.__doc__ = cls.__doc__.replace(
                 "    <test-time augmentation>", TEST_TIME_DOC
             )
-
-    _predict_batch = 128  # the maps of a batch stay in the cores' caches
-    _accept_sparse = False  # convolutions take dense images
-    _lanes = 64
 
     def _fit_input(self, X):
         self.input_mean_, self.input_scale_ = 0.0, 1.0
@@ -156,6 +156,9 @@ class BaseConvNetClassifier(HiddenFeaturesMixin, BaseNetworkClassifier):
         images = rows.reshape(len(rows), height, width, channels)
         copies = []
         for mirrored, dy, dx in views:
+            if not (mirrored or dy or dx):  # the image itself: no copy
+                copies.append(rows)
+                continue
             image = images[:, :, ::-1] if mirrored else images
             # pixel (r, q) of the copy is pixel (r - dy, q - dx) of the image;
             # what comes in is 0, as the padding
